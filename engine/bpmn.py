@@ -1,0 +1,182 @@
+"""Reading BPMN files: safe XML parsing, deploy-time checks, and the human-task catalog.
+
+A deploy error names the file, the line and the BPMN element, never a traceback. The catalog is
+what the inbox needs to know about each user task (lane, candidates, due date, priority, form),
+read once at deploy time so that listing tasks never touches workflow state.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+from functools import lru_cache
+from typing import Any
+
+from lxml import etree
+from SpiffWorkflow.bpmn import BpmnWorkflow
+from SpiffWorkflow.bpmn.parser.ValidationException import ValidationException
+from SpiffWorkflow.bpmn.serializer import BpmnWorkflowSerializer
+from SpiffWorkflow.camunda.parser.CamundaParser import CamundaParser
+from SpiffWorkflow.camunda.serializer.config import CAMUNDA_CONFIG
+
+from engine.errors import N_, DeployError
+
+BPMN_NS = "http://www.omg.org/spec/BPMN/20100524/MODEL"
+CAMUNDA_NS = "http://camunda.org/schema/1.0/bpmn"
+NS = {"bpmn": BPMN_NS, "camunda": CAMUNDA_NS}
+TIMER_TAGS = ("timeDuration", "timeDate", "timeCycle")
+_BARE_ISO = re.compile(r"^(R\d*/)?(P[0-9WDTHMS.,]+|\d{4}-\d{2}-\d{2}[0-9T:.+\-Z]*)(/P[0-9WDTHMS.,]+)?$")
+
+serializer = BpmnWorkflowSerializer(BpmnWorkflowSerializer.configure(CAMUNDA_CONFIG))
+
+
+@dataclass
+class ParsedProcess:
+    process_key: str
+    name: str
+    spec_json: str
+    tasks: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+
+def _fail(message: str, filename: str, line: int | None = None, element: str | None = None,
+          **params: Any) -> DeployError:
+    details = {"file": filename, "line": line, "element": element}
+    return DeployError(message, details={k: v for k, v in details.items() if v is not None}, **params)
+
+
+def parse_xml(content: bytes, filename: str) -> etree._ElementTree:
+    """Parse without resolving entities, loading DTDs or touching the network."""
+    parser = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False, huge_tree=False)
+    try:
+        tree = etree.ElementTree(etree.fromstring(content, parser))
+    except etree.XMLSyntaxError as exc:
+        raise _fail(N_("The file is not well-formed XML: %(reason)s"), filename, exc.lineno,
+                    reason=exc.msg) from None
+    if tree.docinfo.doctype or b"<!ENTITY" in content:
+        raise _fail(N_("DOCTYPE and entity declarations are refused in process files"), filename, 1)
+    root = tree.getroot()
+    if root.tag != f"{{{BPMN_NS}}}definitions":
+        raise _fail(N_("This is not a BPMN 2.0 file: the root element is %(tag)s"), filename,
+                    root.sourceline, tag=etree.QName(root).localname)
+    return tree
+
+
+def quote_bare_timers(tree: etree._ElementTree) -> None:
+    """Timer values drawn in Camunda Modeler are bare ISO 8601 (``PT4H``); the engine wants strings."""
+    for tag in TIMER_TAGS:
+        for node in tree.getroot().iter(f"{{{BPMN_NS}}}{tag}"):
+            text = (node.text or "").strip()
+            if _BARE_ISO.match(text):
+                node.text = json.dumps(text)
+
+
+def _form_fields(task_node: etree._Element) -> list[dict[str, Any]]:
+    fields = []
+    for node in task_node.iterfind(".//camunda:formData/camunda:formField", NS):
+        f: dict[str, Any] = {"id": node.get("id"), "type": node.get("type") or "string",
+                             "label": node.get("label") or node.get("id"), "default": node.get("defaultValue")}
+        f["options"] = [{"id": v.get("id"), "name": v.get("name") or v.get("id")}
+                        for v in node.iterfind("camunda:value", NS)]
+        props = node.iterfind("camunda:properties/camunda:property", NS)
+        f["properties"] = {p.get("id"): p.get("value") for p in props}
+        constraints = node.iterfind("camunda:validation/camunda:constraint", NS)
+        f["validation"] = {c.get("name"): c.get("config") for c in constraints}
+        fields.append(f)
+    return fields
+
+
+def task_catalog(process_node: etree._Element, lanes: dict[str, str | None]) -> dict[str, dict[str, Any]]:
+    """What the inbox needs about each user task, read from the model's XML."""
+    catalog: dict[str, dict[str, Any]] = {}
+    for node in process_node.iter(f"{{{BPMN_NS}}}userTask", f"{{{BPMN_NS}}}manualTask"):
+        tid = node.get("id")
+        doc = node.find("bpmn:documentation", NS)
+        catalog[tid] = {
+            "name": node.get("name") or tid,
+            "lane": lanes.get(tid),
+            "documentation": (doc.text or "").strip() if doc is not None else "",
+            "candidate_groups": node.get(f"{{{CAMUNDA_NS}}}candidateGroups"),
+            "candidate_users": node.get(f"{{{CAMUNDA_NS}}}candidateUsers"),
+            "assignee": node.get(f"{{{CAMUNDA_NS}}}assignee"),
+            "due_date": node.get(f"{{{CAMUNDA_NS}}}dueDate"),
+            "follow_up_date": node.get(f"{{{CAMUNDA_NS}}}followUpDate"),
+            "priority": node.get(f"{{{CAMUNDA_NS}}}priority"),
+            "form": _form_fields(node),
+            "line": node.sourceline,
+        }
+    return catalog
+
+
+def _lanes(process_node: etree._Element) -> dict[str, str | None]:
+    lanes: dict[str, str | None] = {}
+    for lane in process_node.iter(f"{{{BPMN_NS}}}lane"):
+        for ref in lane.iterfind("bpmn:flowNodeRef", NS):
+            lanes[(ref.text or "").strip()] = lane.get("name") or lane.get("id")
+    return lanes
+
+
+def parse_process_file(content: bytes, filename: str) -> list[ParsedProcess]:
+    """Check a BPMN file and return its executable processes, ready to store."""
+    tree = parse_xml(content, filename)
+    quote_bare_timers(tree)
+    parser = CamundaParser()
+    try:
+        parser.add_bpmn_xml(tree, filename=filename)
+        process_ids = parser.get_process_ids()
+    except ValidationException as exc:
+        raise _fail(N_("The model is not valid: %(reason)s"), filename, exc.line_number or None,
+                    exc.id or None, reason=exc.msg if hasattr(exc, "msg") else str(exc)) from None
+    if not process_ids:
+        raise _fail(N_("The file has no executable process (set isExecutable=\"true\")"), filename, 1)
+    result = []
+    for pid in process_ids:
+        node = tree.getroot().find(f"bpmn:process[@id='{pid}']", NS)
+        try:
+            spec = parser.get_spec(pid)
+            subprocesses = parser.get_subprocess_specs(pid)
+            # Build and step an empty instance: catches constructs the engine cannot run.
+            spec_json = spec_to_json(BpmnWorkflow(spec, subprocesses))
+        except ValidationException as exc:
+            raise _fail(N_("The model is not valid: %(reason)s"), filename, exc.line_number or None,
+                        exc.id or None, reason=str(exc).splitlines()[0]) from None
+        except (NotImplementedError, KeyError, AttributeError, TypeError) as exc:
+            raise _fail(N_("The engine cannot run this model: %(reason)s"), filename,
+                        node.sourceline if node is not None else None, pid, reason=str(exc)) from None
+        result.append(ParsedProcess(process_key=pid, name=(node.get("name") if node is not None else None) or pid,
+                                    spec_json=spec_json,
+                                    tasks=task_catalog(node, _lanes(node)) if node is not None else {}))
+    return result
+
+
+def spec_to_json(wf: BpmnWorkflow) -> str:
+    dct = json.loads(serializer.serialize_json(wf))
+    return json.dumps({"spec": dct["spec"], "subprocess_specs": dct["subprocess_specs"]})
+
+
+def split_state(wf: BpmnWorkflow) -> str:
+    """The workflow's state without its spec (the spec is stored once per version)."""
+    dct = json.loads(serializer.serialize_json(wf))
+    dct.pop("spec")
+    dct.pop("subprocess_specs")
+    return json.dumps(dct)
+
+
+@lru_cache(maxsize=256)
+def _spec_dict(spec_json: str) -> dict[str, Any]:
+    result: dict[str, Any] = json.loads(spec_json)
+    return result
+
+
+def restore(spec_json: str, state_json: str) -> BpmnWorkflow:
+    dct = json.loads(state_json)
+    dct.update(_spec_dict(spec_json))
+    return serializer.deserialize_json(json.dumps(dct))
+
+
+def new_workflow(spec_json: str) -> BpmnWorkflow:
+    """A fresh instance of a stored spec."""
+    dct = json.loads(spec_json)
+    spec = serializer.from_dict(dct["spec"])
+    subs = {name: serializer.from_dict(s) for name, s in dct["subprocess_specs"].items()}
+    return BpmnWorkflow(spec, subs)

@@ -1,0 +1,79 @@
+"""Settings, read from environment variables once per process.
+
+| variable            | default                          | meaning                                   |
+|---------------------|----------------------------------|-------------------------------------------|
+| IOC_DATA_DIR        | ./var                            | SQLite file, embedded Redis, uploads      |
+| IOC_DATABASE_URL    | sqlite:///$IOC_DATA_DIR/ioc.db   | SQLAlchemy URL (PostgreSQL in production) |
+| IOC_REDIS_URL       | (embedded server)                | redis:// or unix:// URL                   |
+| IOC_SECRET_KEY      | a development key                | session and CSRF signing key              |
+| IOC_ENV             | development                      | ``production`` refuses the default key    |
+| IOC_PROCESSES_DIR   | ./processes of the repository    | BPMN files deployed at start              |
+| IOC_RULES_DIR       | ./rules of the repository        | rule files                                |
+| IOC_TIMEZONE        | Asia/Ho_Chi_Minh                 | time zone of displayed times              |
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_SECRET_KEY = "ioc-development-key-change-me"  # noqa: S105 - the known dev key that production refuses
+
+
+class ConfigError(RuntimeError):
+    """A setting is missing or unsafe; the message says which."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    data_dir: Path
+    database_url: str
+    redis_url: str | None
+    secret_key: str
+    env: str
+    processes_dir: Path
+    rules_dir: Path
+    timezone: str
+
+    @property
+    def embedded_redis(self) -> bool:
+        return self.redis_url is None
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+    def check_production(self) -> None:
+        """Refuse to run in production with the development secret key."""
+        if self.env == "production" and self.secret_key == DEFAULT_SECRET_KEY:
+            raise ConfigError("IOC_SECRET_KEY must be set to a secret value when IOC_ENV=production")
+        if self.env == "production" and len(self.secret_key) < 32:
+            raise ConfigError("IOC_SECRET_KEY must be at least 32 characters long when IOC_ENV=production")
+
+
+def load_settings(environ: dict[str, str] | None = None) -> Settings:
+    env = dict(os.environ if environ is None else environ)
+    data_dir = Path(env.get("IOC_DATA_DIR") or "var").resolve()
+    database_url = env.get("IOC_DATABASE_URL") or f"sqlite:///{data_dir / 'ioc.db'}"
+    if database_url.startswith("postgres://"):
+        database_url = "postgresql+psycopg://" + database_url[len("postgres://"):]
+    elif database_url.startswith("postgresql://"):
+        database_url = "postgresql+psycopg://" + database_url[len("postgresql://"):]
+    return Settings(
+        data_dir=data_dir,
+        database_url=database_url,
+        redis_url=env.get("IOC_REDIS_URL") or None,
+        secret_key=env.get("IOC_SECRET_KEY") or DEFAULT_SECRET_KEY,
+        env=env.get("IOC_ENV", "development"),
+        processes_dir=Path(env.get("IOC_PROCESSES_DIR") or REPO_ROOT / "processes"),
+        rules_dir=Path(env.get("IOC_RULES_DIR") or REPO_ROOT / "rules"),
+        timezone=env.get("IOC_TIMEZONE", "Asia/Ho_Chi_Minh"),
+    )
+
+
+@lru_cache(maxsize=1)
+def settings() -> Settings:
+    return load_settings()

@@ -1,0 +1,77 @@
+"""Ingesting events: validated, stored once per (source, idempotency key), evaluated in the background."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select, tuple_
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+
+from engine import audit, bus
+from engine.db import utcnow
+from engine.models import Event
+from engine.queue import enqueue_after_commit
+
+EVALUATE_JOB = "engine.jobs.process_events"
+
+
+@dataclass(frozen=True)
+class IncomingEvent:
+    source: str
+    type: str
+    sector: str
+    time: datetime
+    values: dict[str, Any]
+    entity: str | None = None
+    unit: str | None = None
+    location: dict[str, Any] | None = None
+    idempotency_key: str | None = None
+
+    def key(self) -> str:
+        """The given key, or a digest of the content: an identical event posted twice is stored once."""
+        if self.idempotency_key:
+            return self.idempotency_key
+        body = json.dumps([self.type, self.sector, self.entity, self.time.isoformat(), self.values,
+                           self.unit, self.location], sort_keys=True, default=str)
+        return "sha256:" + hashlib.sha256(body.encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class IngestResult:
+    accepted: list[int]
+    duplicates: int
+
+
+def _insert_ignoring_duplicates(session: Session, rows: list[dict[str, Any]]) -> None:
+    dialect = session.get_bind().dialect.name
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    session.execute(insert(Event).on_conflict_do_nothing(index_elements=["source", "idempotency_key"]), rows)
+
+
+def ingest_events(session: Session, batch: list[IncomingEvent], actor: str) -> IngestResult:
+    """Store a batch; events already stored (same source and key) are counted, not stored again."""
+    now = utcnow()
+    keyed = {(e.source, e.key()): e for e in batch}
+    existing = set()
+    if keyed:
+        existing = set(session.execute(select(Event.source, Event.idempotency_key)
+                                       .where(tuple_(Event.source, Event.idempotency_key).in_(list(keyed)))).all())
+    rows = [{"source": s, "idempotency_key": k, "type": e.type, "sector": e.sector, "entity": e.entity,
+             "time": e.time, "received_at": now, "unit_code": e.unit, "location": e.location, "values": e.values}
+            for (s, k), e in keyed.items() if (s, k) not in existing]
+    if rows:
+        _insert_ignoring_duplicates(session, rows)
+    new_keys = [(r["source"], r["idempotency_key"]) for r in rows]
+    ids = list(session.scalars(select(Event.id).where(tuple_(Event.source, Event.idempotency_key).in_(new_keys)))
+               ) if new_keys else []
+    duplicates = len(batch) - len(ids)
+    if ids:
+        audit.record(session, actor, "events.ingested", "event_batch", ids[0], count=len(ids), duplicates=duplicates)
+        bus.publish(session, "events.ingested", count=len(ids))
+        enqueue_after_commit(session, EVALUATE_JOB, ids)
+    return IngestResult(accepted=sorted(ids), duplicates=duplicates)

@@ -1,0 +1,82 @@
+"""Task forms: the fields a model declares, checked on the server. Pure functions."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+from engine.errors import N_, Invalid
+
+TRUE = {"true", "1", "on", "yes", "có"}
+FALSE = {"false", "0", "off", "no", "không", ""}
+
+
+def _coerce(field: dict[str, Any], raw: Any, choices: list[str] | None) -> Any:
+    kind = field.get("type", "string")
+    if kind == "boolean":
+        if isinstance(raw, bool):
+            return raw
+        text = str(raw).strip().lower()
+        if text in TRUE:
+            return True
+        if text in FALSE:
+            return False
+        raise ValueError(N_("must be yes or no"))
+    if kind == "long":
+        if isinstance(raw, bool):
+            raise ValueError(N_("must be a whole number"))
+        try:
+            return int(str(raw).strip())
+        except ValueError:
+            raise ValueError(N_("must be a whole number")) from None
+    if kind == "date":
+        try:
+            return date.fromisoformat(str(raw).strip()).isoformat()
+        except ValueError:
+            raise ValueError(N_("must be a date (YYYY-MM-DD)")) from None
+    if not isinstance(raw, str | int | float):
+        raise ValueError(N_("must be text"))
+    text = str(raw).strip()
+    options = [o["id"] for o in field.get("options") or []] or choices
+    if options is not None and text and text not in options:
+        raise ValueError(N_("is not one of the allowed choices"))
+    return text
+
+
+def validate(fields: list[dict[str, Any]], submitted: dict[str, Any],
+             choices: dict[str, list[str]] | None = None) -> dict[str, Any]:
+    """Return the clean values of ``submitted`` for ``fields``, or raise Invalid naming each bad field.
+
+    ``choices`` gives the allowed values of fields whose options come from data (``choices=departments``).
+    Unknown keys are refused, so that a form cannot write arbitrary process variables.
+    """
+    errors: dict[str, str] = {}
+    clean: dict[str, Any] = {}
+    known = {f["id"] for f in fields}
+    for key in submitted:
+        if key not in known:
+            errors[key] = N_("is not a field of this form")
+    for field in fields:
+        fid = field["id"]
+        rules = field.get("validation") or {}
+        raw = submitted.get(fid)
+        if raw is None or (isinstance(raw, str) and not raw.strip() and field.get("type") != "boolean"):
+            if "required" in rules:
+                errors[fid] = N_("is required")
+            elif field.get("type") == "boolean":
+                clean[fid] = False
+            continue
+        source = (field.get("properties") or {}).get("choices")
+        try:
+            value = _coerce(field, raw, (choices or {}).get(source) if source else None)
+        except ValueError as exc:
+            errors[fid] = str(exc)
+            continue
+        limit = rules.get("maxlength")
+        if limit and isinstance(value, str) and len(value) > int(limit):
+            errors[fid] = N_("is too long")
+            continue
+        clean[fid] = value
+    if errors:
+        raise Invalid(N_("Some fields are not valid"), code="invalid_form", details={"fields": errors})
+    return clean

@@ -1,0 +1,71 @@
+"""Background work, run by RQ workers: event evaluation and the sweeper that makes it exactly-once.
+
+Each event is claimed and evaluated in its own transaction: ``processed_at`` is set by the same
+commit that opens its alert and starts its process. A worker killed at any point leaves the event
+unclaimed, and the sweeper enqueues it again; a claimed event is never evaluated twice.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+
+from sqlalchemy import select, update
+
+from engine import alerts, runtime
+from engine.config import settings
+from engine.db import transaction, utcnow
+from engine.evaluation import Observation, evaluate_all
+from engine.events import EVALUATE_JOB
+from engine.models import Event
+from engine.queue import get_queue
+from engine.rules import current_rules
+
+log = logging.getLogger(__name__)
+SWEEP_AFTER = timedelta(seconds=20)
+SWEEP_BATCH = 500
+
+
+def process_events(event_ids: list[int]) -> int:
+    """Evaluate each event once; returns how many this call evaluated."""
+    done = 0
+    for event_id in event_ids:
+        if process_event(event_id):
+            done += 1
+    return done
+
+
+def process_event(event_id: int) -> bool:
+    rules = current_rules(settings().rules_dir)
+    with transaction() as session:
+        claimed = session.execute(update(Event).where(Event.id == event_id, Event.processed_at.is_(None))
+                                  .values(processed_at=utcnow()))
+        if claimed.rowcount != 1:  # type: ignore[attr-defined]
+            return False
+        ev = session.get(Event, event_id)
+        assert ev is not None
+        obs = Observation(type=ev.type, sector=ev.sector, entity=ev.entity, unit_code=ev.unit_code,
+                          time=ev.time, values=ev.values or {})
+        for firing in evaluate_all(rules, obs):
+            alert, new = alerts.open_alert(session, firing)
+            scenario = firing.scenario
+            if new and scenario.get("process"):
+                variables = {**(scenario.get("variables") or {}), "alert_id": alert.id, "title": alert.title,
+                             "severity": alert.severity, "sector": alert.sector, "entity": alert.entity,
+                             "value": alert.value}
+                instance = runtime.start_process(session, scenario["process"], variables, actor="rules",
+                                                 business_key=f"alert:{alert.id}", alert=alert)
+                alerts.mark_in_handling(session, alert, instance.id, "rules")
+    return True
+
+
+def sweep() -> int:
+    """Enqueue events accepted a while ago and still unevaluated (their job was lost)."""
+    cutoff = utcnow() - SWEEP_AFTER
+    with transaction() as session:
+        ids = list(session.scalars(select(Event.id).where(Event.processed_at.is_(None), Event.received_at < cutoff)
+                                   .order_by(Event.id).limit(SWEEP_BATCH)))
+    if ids:
+        log.info("sweeper: re-enqueueing %d unevaluated events", len(ids))
+        get_queue().enqueue(EVALUATE_JOB, ids, job_timeout=600)
+    return len(ids)

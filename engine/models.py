@@ -1,0 +1,205 @@
+"""The data model. Plain rows; the inbox is indexed rows, never deserialized workflow state."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import JSON, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from engine.db import Base, UTCDateTime, utcnow
+
+ROLES = ("leader", "officer", "operator", "designer", "admin")
+SEVERITIES = ("thap", "trung_binh", "cao", "khan_cap")  # thấp, trung bình, cao, khẩn cấp
+
+
+class Unit(Base):
+    """An administrative unit: the province, and its communes and wards (2025 two-level model)."""
+
+    __tablename__ = "units"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(16), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    full_name: Mapped[str] = mapped_column(String(250))
+    name_en: Mapped[str] = mapped_column(String(200))
+    kind: Mapped[str] = mapped_column(String(20))  # province | ward | commune
+    parent_id: Mapped[int | None] = mapped_column(ForeignKey("units.id"), index=True)
+    parent: Mapped[Unit | None] = relationship(remote_side=[id])
+
+
+class Department(Base):
+    """A sở/ban/ngành of the province, or the People's Committee (UBND) of a commune or ward."""
+
+    __tablename__ = "departments"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(40), unique=True)
+    name: Mapped[str] = mapped_column(String(250))
+    name_en: Mapped[str] = mapped_column(String(250))
+    kind: Mapped[str] = mapped_column(String(20))  # agency | commune
+    unit_id: Mapped[int | None] = mapped_column(ForeignKey("units.id"), index=True)
+
+
+class Role(Base):
+    __tablename__ = "roles"
+    code: Mapped[str] = mapped_column(String(20), primary_key=True)
+    name: Mapped[str] = mapped_column(String(100))
+    name_en: Mapped[str] = mapped_column(String(100))
+
+
+class User(Base):
+    __tablename__ = "users"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    username: Mapped[str] = mapped_column(String(80), unique=True)
+    full_name: Mapped[str] = mapped_column(String(200), default="")
+    password_hash: Mapped[str] = mapped_column(String(255))
+    role_code: Mapped[str] = mapped_column(ForeignKey("roles.code"), index=True)
+    department_id: Mapped[int | None] = mapped_column(ForeignKey("departments.id"), index=True)
+    active: Mapped[bool] = mapped_column(default=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    department: Mapped[Department | None] = relationship()
+
+
+class ApiToken(Base):
+    """A bearer token for a machine. Only the SHA-256 of the token is stored."""
+
+    __tablename__ = "api_tokens"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(80))
+    role_code: Mapped[str] = mapped_column(ForeignKey("roles.code"))
+    department_id: Mapped[int | None] = mapped_column(ForeignKey("departments.id"))
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class Event(Base):
+    """Something a source observed. Stored once per (source, idempotency key)."""
+
+    __tablename__ = "events"
+    __table_args__ = (UniqueConstraint("source", "idempotency_key"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    source: Mapped[str] = mapped_column(String(100))
+    idempotency_key: Mapped[str] = mapped_column(String(200))
+    type: Mapped[str] = mapped_column(String(100), index=True)
+    sector: Mapped[str] = mapped_column(String(40), index=True)
+    entity: Mapped[str | None] = mapped_column(String(200), index=True)
+    time: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    unit_code: Mapped[str | None] = mapped_column(String(16))
+    location: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    values: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    processed_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), index=True)
+
+
+class Alert(Base):
+    """An abnormal condition flagged by a rule. Repeats of one dedupe key are grouped while open."""
+
+    __tablename__ = "alerts"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    rule_id: Mapped[str] = mapped_column(String(100), index=True)
+    dedupe_key: Mapped[str] = mapped_column(String(300), index=True)
+    # Equal to dedupe_key while the alert is open, NULL once closed: one open alert per key.
+    open_key: Mapped[str | None] = mapped_column(String(300), unique=True)
+    title: Mapped[str] = mapped_column(String(300))
+    severity: Mapped[str] = mapped_column(String(20), index=True)
+    status: Mapped[str] = mapped_column(String(20), index=True, default="firing")
+    sector: Mapped[str] = mapped_column(String(40), index=True)
+    entity: Mapped[str | None] = mapped_column(String(200))
+    unit_code: Mapped[str | None] = mapped_column(String(16))
+    value: Mapped[float | None] = mapped_column()
+    count: Mapped[int] = mapped_column(Integer, default=1)
+    first_seen: Mapped[datetime] = mapped_column(UTCDateTime())
+    last_seen: Mapped[datetime] = mapped_column(UTCDateTime())
+    department_id: Mapped[int | None] = mapped_column(ForeignKey("departments.id"), index=True)
+    details: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    department: Mapped[Department | None] = relationship()
+
+
+class ProcessDefinition(Base):
+    """One version of a BPMN process, stored once by the hash of its file."""
+
+    __tablename__ = "process_definitions"
+    __table_args__ = (UniqueConstraint("process_key", "version"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    process_key: Mapped[str] = mapped_column(String(100), index=True)
+    name: Mapped[str] = mapped_column(String(250))
+    version: Mapped[int] = mapped_column(Integer)
+    content_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    filename: Mapped[str] = mapped_column(String(250))
+    bpmn_xml: Mapped[str] = mapped_column(Text)
+    spec_json: Mapped[str] = mapped_column(Text)  # serialized Spiff spec (+ subprocess specs)
+    tasks: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)  # human-task catalog by BPMN id
+    deployed_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    deployed_by: Mapped[str] = mapped_column(String(80), default="system")
+
+
+class ProcessInstance(Base):
+    __tablename__ = "process_instances"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    definition_id: Mapped[int] = mapped_column(ForeignKey("process_definitions.id"), index=True)
+    business_key: Mapped[str | None] = mapped_column(String(200), index=True)
+    alert_id: Mapped[int | None] = mapped_column(ForeignKey("alerts.id"), index=True)
+    status: Mapped[str] = mapped_column(String(20), index=True, default="running")
+    state_json: Mapped[str] = mapped_column(Text)  # workflow state without the spec
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    started_by: Mapped[str] = mapped_column(String(80), default="system")
+    lock_version: Mapped[int] = mapped_column(Integer, default=1)
+    definition: Mapped[ProcessDefinition] = relationship()
+    alert: Mapped[Alert | None] = relationship(foreign_keys=[alert_id])
+
+    __mapper_args__ = {"version_id_col": lock_version}
+
+
+class HumanTask(Base):
+    """A user task waiting for (or done by) a person: the inbox row."""
+
+    __tablename__ = "human_tasks"
+    __table_args__ = (
+        Index("ix_human_tasks_status_department", "status", "candidate_department_id"),
+        Index("ix_human_tasks_status_role", "status", "candidate_role"),
+        Index("ix_human_tasks_status_assignee", "status", "assignee_id"),
+    )
+    id: Mapped[int] = mapped_column(primary_key=True)
+    instance_id: Mapped[int] = mapped_column(ForeignKey("process_instances.id"), index=True)
+    task_guid: Mapped[str] = mapped_column(String(36), unique=True)
+    bpmn_id: Mapped[str] = mapped_column(String(100))
+    name: Mapped[str] = mapped_column(String(250))
+    lane: Mapped[str | None] = mapped_column(String(100))
+    title: Mapped[str] = mapped_column(String(300), default="")  # what it is about (the alert's title)
+    sector: Mapped[str | None] = mapped_column(String(40))
+    candidate_role: Mapped[str | None] = mapped_column(String(20))
+    candidate_department_id: Mapped[int | None] = mapped_column(ForeignKey("departments.id"))
+    assignee_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    status: Mapped[str] = mapped_column(String(20), default="open")  # open | completed | cancelled
+    priority: Mapped[int] = mapped_column(Integer, default=50)
+    due_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), index=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    claimed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    completed_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    form: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
+    result: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    lock_version: Mapped[int] = mapped_column(Integer, default=1)
+    instance: Mapped[ProcessInstance] = relationship()
+    assignee: Mapped[User | None] = relationship(foreign_keys=[assignee_id])
+    candidate_department: Mapped[Department | None] = relationship()
+
+    __mapper_args__ = {"version_id_col": lock_version}
+
+
+class AuditEntry(Base):
+    """Who changed what, when. Written by every engine action in the same transaction."""
+
+    __tablename__ = "audit_log"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, index=True)
+    actor: Mapped[str] = mapped_column(String(80))
+    action: Mapped[str] = mapped_column(String(60), index=True)
+    object_type: Mapped[str] = mapped_column(String(40))
+    object_id: Mapped[str] = mapped_column(String(60))
+    instance_id: Mapped[int | None] = mapped_column(Integer, index=True)
+    details: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)

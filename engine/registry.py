@@ -1,0 +1,66 @@
+"""The process registry: each version of a BPMN process stored once, by the hash of its content."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from engine import audit, bus
+from engine.bpmn import parse_process_file
+from engine.errors import N_, NotFound
+from engine.models import ProcessDefinition
+
+
+def content_hash(process_key: str, content: bytes) -> str:
+    return hashlib.sha256(process_key.encode() + b"\0" + content).hexdigest()
+
+
+def deploy(session: Session, content: bytes, filename: str, actor: str = "system") -> list[ProcessDefinition]:
+    """Deploy the executable processes of a BPMN file; an unchanged file adds no version."""
+    result = []
+    for parsed in parse_process_file(content, filename):
+        digest = content_hash(parsed.process_key, content)
+        existing = session.scalar(select(ProcessDefinition).where(ProcessDefinition.content_hash == digest))
+        if existing is not None:
+            result.append(existing)
+            continue
+        last = session.scalar(select(func.max(ProcessDefinition.version))
+                              .where(ProcessDefinition.process_key == parsed.process_key)) or 0
+        definition = ProcessDefinition(process_key=parsed.process_key, name=parsed.name, version=last + 1,
+                                       content_hash=digest, filename=Path(filename).name,
+                                       bpmn_xml=content.decode("utf-8"), spec_json=parsed.spec_json,
+                                       tasks=parsed.tasks, deployed_by=actor)
+        session.add(definition)
+        session.flush()
+        audit.record(session, actor, "process.deployed", "process_definition", definition.id,
+                     process=parsed.process_key, version=definition.version, hash=digest[:12])
+        bus.publish(session, "process.deployed", process=parsed.process_key, version=definition.version)
+        result.append(definition)
+    return result
+
+
+def deploy_directory(session: Session, directory: Path, actor: str = "system") -> list[ProcessDefinition]:
+    deployed = []
+    for path in sorted(directory.glob("*.bpmn")):
+        deployed.extend(deploy(session, path.read_bytes(), path.name, actor))
+    return deployed
+
+
+def latest(session: Session, process_key: str) -> ProcessDefinition:
+    definition = session.scalar(select(ProcessDefinition).where(ProcessDefinition.process_key == process_key)
+                                .order_by(ProcessDefinition.version.desc()).limit(1))
+    if definition is None:
+        raise NotFound(N_("No process %(key)s is deployed"), key=process_key)
+    return definition
+
+
+def all_latest(session: Session) -> list[ProcessDefinition]:
+    newest = (select(ProcessDefinition.process_key, func.max(ProcessDefinition.version).label("v"))
+              .group_by(ProcessDefinition.process_key).subquery())
+    stmt = select(ProcessDefinition).join(
+        newest, (ProcessDefinition.process_key == newest.c.process_key) & (ProcessDefinition.version == newest.c.v)
+    ).order_by(ProcessDefinition.process_key)
+    return list(session.scalars(stmt))

@@ -1,0 +1,123 @@
+"""Rule files (``rules/*.yaml``): loading, checking with file:line, and a cached rule set."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import yaml
+from jsonschema import Draft202012Validator
+
+from engine.evaluation import Rule
+
+SCHEMA_PATH = Path(__file__).parent / "schemas" / "rules.schema.json"
+
+
+@dataclass(frozen=True)
+class Problem:
+    file: str
+    line: int
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.file}:{self.line}: {self.message}"
+
+
+@lru_cache(maxsize=1)
+def schema() -> dict[str, Any]:
+    result: dict[str, Any] = json.loads(SCHEMA_PATH.read_text(encoding="utf-8"))
+    return result
+
+
+def _line_of(node: yaml.Node | None, path: list[Any]) -> int:
+    """The 1-based line of the YAML node at ``path`` (or of its nearest existing parent)."""
+    line = node.start_mark.line + 1 if node is not None else 1
+    for key in path:
+        if isinstance(node, yaml.MappingNode):
+            match = next((v for k, v in node.value if getattr(k, "value", None) == key), None)
+            if match is None:
+                key_node = next((k for k, _ in node.value if getattr(k, "value", None) == key), None)
+                return key_node.start_mark.line + 1 if key_node is not None else line
+            node = match
+        elif isinstance(node, yaml.SequenceNode) and isinstance(key, int) and key < len(node.value):
+            node = node.value[key]
+        else:
+            break
+        line = node.start_mark.line + 1
+    return line
+
+
+def check_text(text: str, filename: str) -> tuple[list[Rule], list[Problem]]:
+    try:
+        node = yaml.compose(text, Loader=yaml.SafeLoader)
+        data = yaml.safe_load(text)
+    except yaml.MarkedYAMLError as exc:
+        line = exc.problem_mark.line + 1 if exc.problem_mark else 1
+        return [], [Problem(filename, line, f"YAML: {exc.problem}")]
+    if data is None:
+        return [], [Problem(filename, 1, "the file is empty")]
+    problems = []
+    for err in sorted(Draft202012Validator(schema()).iter_errors(data), key=lambda e: list(e.absolute_path)):
+        path = list(err.absolute_path)
+        where = ".".join(str(p) for p in path) or "(file)"
+        problems.append(Problem(filename, _line_of(node, path), f"{where}: {err.message}"))
+    if problems:
+        return [], problems
+    rules, seen = [], set()
+    for i, raw in enumerate(data["rules"]):
+        line = _line_of(node, ["rules", i])
+        if raw["id"] in seen:
+            problems.append(Problem(filename, line, f"rules.{i}.id: duplicate rule id {raw['id']!r}"))
+        seen.add(raw["id"])
+        value = raw["value"]
+        if (raw["op"] in ("between", "outside")) != isinstance(value, list):
+            problems.append(Problem(filename, line, f"rules.{i}.value: '{raw['op']}' needs "
+                                    + ("[low, high]" if raw["op"] in ("between", "outside") else "one number")))
+            continue
+        rules.append(Rule(id=raw["id"], name=raw["name"], sector=raw.get("sector") or data.get("sector", ""),
+                          kind=raw["kind"], event_type=raw["event_type"], field=raw["field"], op=raw["op"],
+                          value=tuple(value) if isinstance(value, list) else value, severity=raw["severity"],
+                          dedupe_key=raw["dedupe_key"], title=raw.get("title", ""),
+                          scenario=raw.get("scenario") or {}, enabled=raw.get("enabled", True),
+                          file=filename, line=line))
+    return rules, problems
+
+
+def rule_files(directory: Path) -> list[Path]:
+    return sorted([*directory.glob("*.yaml"), *directory.glob("*.yml")])
+
+
+def check_directory(directory: Path) -> tuple[list[Rule], list[Problem]]:
+    rules: list[Rule] = []
+    problems: list[Problem] = []
+    if not directory.is_dir():
+        return [], [Problem(str(directory), 0, "no such directory")]
+    ids: dict[str, str] = {}
+    for path in rule_files(directory):
+        file_rules, file_problems = check_text(path.read_text(encoding="utf-8"), str(path))
+        problems.extend(file_problems)
+        for rule in file_rules:
+            if rule.id in ids:
+                problems.append(Problem(str(path), rule.line, f"rule id {rule.id!r} is also in {ids[rule.id]}"))
+            ids[rule.id] = str(path)
+            rules.append(rule)
+    return rules, problems
+
+
+_cache: dict[str, tuple[tuple[tuple[str, float], ...], list[Rule]]] = {}
+
+
+def current_rules(directory: Path) -> list[Rule]:
+    """The valid rules of ``directory``, re-read when a file changes (a bad file keeps the last good set)."""
+    stamp = tuple((str(p), p.stat().st_mtime) for p in rule_files(directory))
+    key = str(directory)
+    if key in _cache and _cache[key][0] == stamp:
+        return _cache[key][1]
+    rules, problems = check_directory(directory)
+    if problems and key in _cache:
+        return _cache[key][1]
+    _cache[key] = (stamp, rules)
+    return rules

@@ -1,0 +1,150 @@
+"""Running process instances: start, advance to the next wait state, and keep the inbox rows in step.
+
+Each advance loads the instance under a row lock, runs the engine, writes the human-task rows that
+the inbox reads, and stores the state (without the spec) with an optimistic version check.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from SpiffWorkflow.bpmn import BpmnWorkflow
+from SpiffWorkflow.util.task import TaskState
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from engine import audit, bpmn, bus, registry
+from engine.db import utcnow
+from engine.errors import N_, NotFound
+from engine.expressions import resolve
+from engine.isotime import due_from
+from engine.models import ROLES, Alert, Department, HumanTask, ProcessDefinition, ProcessInstance, User
+
+DEFAULT_PRIORITY = 50
+
+
+def get_instance(session: Session, instance_id: int, *, lock: bool = False) -> ProcessInstance:
+    stmt = select(ProcessInstance).where(ProcessInstance.id == instance_id)
+    if lock:
+        stmt = stmt.with_for_update()
+    instance = session.scalar(stmt)
+    if instance is None:
+        raise NotFound(N_("No process instance %(id)s"), id=instance_id)
+    return instance
+
+
+def load(instance: ProcessInstance) -> BpmnWorkflow:
+    return bpmn.restore(instance.definition.spec_json, instance.state_json)
+
+
+def start_process(session: Session, process_key: str, variables: dict[str, Any], *, actor: str,
+                  business_key: str | None = None, alert: Alert | None = None) -> ProcessInstance:
+    definition = registry.latest(session, process_key)
+    wf = bpmn.new_workflow(definition.spec_json)
+    start = wf.get_next_task(state=TaskState.READY)
+    if start is not None:
+        start.data.update(variables)
+    instance = ProcessInstance(definition=definition, business_key=business_key, alert=alert,
+                               state_json="{}", started_by=actor)
+    session.add(instance)
+    session.flush()
+    audit.record(session, actor, "instance.started", "process_instance", instance.id, instance_id=instance.id,
+                 process=process_key, version=definition.version, business_key=business_key)
+    advance(session, instance, wf, actor)
+    return instance
+
+
+def advance(session: Session, instance: ProcessInstance, wf: BpmnWorkflow, actor: str) -> None:
+    """Run automatic steps to the next wait state, sync the inbox rows, store the state."""
+    wf.do_engine_steps()
+    _sync_human_tasks(session, instance, wf)
+    instance.state_json = bpmn.split_state(wf)
+    if wf.is_completed() and instance.status == "running":
+        instance.status = "completed"
+        instance.ended_at = utcnow()
+        audit.record(session, actor, "instance.completed", "process_instance", instance.id,
+                     instance_id=instance.id)
+        bus.publish(session, "instance.completed", instance_id=instance.id)
+    session.flush()
+
+
+def _sync_human_tasks(session: Session, instance: ProcessInstance, wf: BpmnWorkflow) -> None:
+    ready = {str(t.id): t for t in wf.get_tasks(state=TaskState.READY, manual=True)}
+    open_rows = list(session.scalars(select(HumanTask).where(HumanTask.instance_id == instance.id,
+                                                             HumanTask.status == "open")))
+    known = {row.task_guid for row in open_rows}
+    for row in open_rows:
+        if row.task_guid not in ready:  # the flow moved on without it (cancelled by an event, say)
+            row.status = "cancelled"
+            row.completed_at = utcnow()
+    for guid, task in ready.items():
+        if guid in known:
+            continue
+        row = _new_human_task(session, instance, instance.definition, task.task_spec.bpmn_id, guid, task.data)
+        audit.record(session, "system", "task.created", "human_task", row.id, instance_id=instance.id,
+                     task=row.bpmn_id, role=row.candidate_role, department_id=row.candidate_department_id)
+        bus.publish(session, "task.created", task_id=row.id, instance_id=instance.id, name=row.name,
+                    department_id=row.candidate_department_id, role=row.candidate_role)
+
+
+def _new_human_task(session: Session, instance: ProcessInstance, definition: ProcessDefinition,
+                    bpmn_id: str, guid: str, data: dict[str, Any]) -> HumanTask:
+    meta = definition.tasks.get(bpmn_id, {"name": bpmn_id, "form": []})
+    role, department_id = resolve_candidates(session, meta, data)
+    assignee_name = resolve(meta.get("assignee"), data)
+    assignee = session.scalar(select(User).where(User.username == assignee_name)) if assignee_name else None
+    now = utcnow()
+    due_text = resolve(meta.get("due_date"), data)
+    priority_text = resolve(meta.get("priority"), data)
+    row = HumanTask(instance_id=instance.id, task_guid=guid, bpmn_id=bpmn_id, name=meta.get("name") or bpmn_id,
+                    lane=meta.get("lane"), title=str(data.get("title") or ""), sector=data.get("sector"),
+                    candidate_role=role, candidate_department_id=department_id,
+                    assignee_id=assignee.id if assignee else None, claimed_at=now if assignee else None,
+                    priority=int(priority_text) if priority_text and priority_text.isdigit() else DEFAULT_PRIORITY,
+                    due_at=due_from(due_text, now) if due_text else None, created_at=now,
+                    form=_form_with_defaults(meta.get("form") or [], data))
+    session.add(row)
+    session.flush()
+    return row
+
+
+def _form_with_defaults(fields: list[dict[str, Any]], data: dict[str, Any]) -> list[dict[str, Any]]:
+    out = []
+    for field in fields:
+        f = dict(field)
+        f["default"] = resolve(field.get("default"), data)
+        out.append(f)
+    return out
+
+
+def resolve_candidates(session: Session, meta: dict[str, Any], data: dict[str, Any]) -> tuple[str | None, int | None]:
+    """The role and the department whose inboxes show a task.
+
+    ``camunda:candidateGroups`` items are ``role:CODE``, ``department:CODE``, a bare role or
+    department code, or ``${variable}`` holding one of those; without it, the lane's name is used.
+    """
+    groups = meta.get("candidate_groups") or meta.get("lane") or ""
+    role: str | None = None
+    department_id: int | None = None
+    for item in groups.split(","):
+        value = (resolve(item.strip(), data) or "").strip()
+        kind, _, code = value.partition(":") if ":" in value else ("", "", value)
+        if not code:
+            continue
+        if kind in ("", "role") and code in ROLES and role is None:
+            role = code
+        elif kind in ("", "department") and department_id is None:
+            dept = session.scalar(select(Department).where((Department.code == code) | (Department.name == code)))
+            if dept is not None:
+                department_id = dept.id
+    return role, department_id
+
+
+def current_step(session: Session, instance: ProcessInstance) -> list[HumanTask]:
+    return list(session.scalars(select(HumanTask).where(HumanTask.instance_id == instance.id,
+                                                        HumanTask.status == "open")))
+
+
+def due_soon(task: HumanTask, now: datetime) -> bool:
+    return task.due_at is not None and task.due_at > now and (task.due_at - now).total_seconds() < 4 * 3600

@@ -1,0 +1,140 @@
+"""The task inbox and what people do with tasks: claim and complete.
+
+Who may see a task: its assignee; anyone of its candidate role; any officer of its candidate
+department; administrators. Leaders additionally see every task (they direct the work).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from SpiffWorkflow.util.task import TaskState
+from sqlalchemy import Select, or_, select
+from sqlalchemy.orm import Session
+
+from engine import alerts, audit, bus, runtime
+from engine.db import utcnow
+from engine.errors import N_, Conflict, Forbidden, Invalid, NotFound
+from engine.forms import validate
+from engine.models import Department, HumanTask
+from engine.org import Principal
+
+SCOPES = ("mine", "department", "all")
+
+
+def _visible_filter(principal: Principal) -> Any:
+    conds = [HumanTask.candidate_role == principal.role]
+    if principal.user_id is not None:
+        conds.append(HumanTask.assignee_id == principal.user_id)
+    if principal.department_id is not None:
+        conds.append(HumanTask.candidate_department_id == principal.department_id)
+    return or_(*conds)
+
+
+def can_see(principal: Principal, task: HumanTask) -> bool:
+    if principal.role in ("admin", "leader"):
+        return True
+    return bool(
+        task.candidate_role == principal.role
+        or (principal.user_id is not None and task.assignee_id == principal.user_id)
+        or (principal.department_id is not None and task.candidate_department_id == principal.department_id)
+    )
+
+
+def inbox_query(principal: Principal, scope: str = "all", status: str = "open",
+                overdue: bool = False) -> Select[Any]:
+    """Tasks a person sees. ``mine``: assigned to them; ``department``: their role's or department's."""
+    if scope not in SCOPES:
+        raise Invalid(N_("Unknown scope %(scope)s"), scope=scope)
+    stmt = select(HumanTask).where(HumanTask.status == status)
+    if scope == "mine":
+        stmt = stmt.where(HumanTask.assignee_id == (principal.user_id or -1))
+    elif scope == "department":
+        conds = [HumanTask.candidate_role == principal.role]
+        if principal.department_id is not None:
+            conds.append(HumanTask.candidate_department_id == principal.department_id)
+        stmt = stmt.where(or_(*conds))
+    elif principal.role not in ("admin", "leader"):
+        stmt = stmt.where(_visible_filter(principal))
+    if overdue:
+        stmt = stmt.where(HumanTask.due_at < utcnow())
+    return stmt.order_by(HumanTask.priority.desc(), HumanTask.due_at.is_(None), HumanTask.due_at, HumanTask.id)
+
+
+def get_task(session: Session, task_id: int, principal: Principal, *, lock: bool = False) -> HumanTask:
+    stmt = select(HumanTask).where(HumanTask.id == task_id)
+    if lock:
+        stmt = stmt.with_for_update()
+    task = session.scalar(stmt)
+    if task is None:
+        raise NotFound(N_("No task %(id)s"), id=task_id)
+    if not can_see(principal, task):
+        raise Forbidden(N_("This task is not for you"))
+    return task
+
+
+def _check_open(task: HumanTask) -> None:
+    if task.status != "open":
+        raise Conflict(N_("This task is already %(status)s"), code="task_closed", status=task.status)
+
+
+def _check_person(principal: Principal) -> int:
+    if principal.user_id is None:
+        raise Forbidden(N_("Only a person can take or complete a task"))
+    return principal.user_id
+
+
+def claim_task(session: Session, task_id: int, principal: Principal) -> HumanTask:
+    user_id = _check_person(principal)
+    task = get_task(session, task_id, principal, lock=True)
+    _check_open(task)
+    if task.assignee_id == user_id:
+        return task
+    if task.assignee_id is not None:
+        raise Conflict(N_("This task is already taken by someone else"), code="task_taken")
+    task.assignee_id = user_id
+    task.claimed_at = utcnow()
+    audit.record(session, principal.name, "task.claimed", "human_task", task.id, instance_id=task.instance_id)
+    bus.publish(session, "task.claimed", task_id=task.id, instance_id=task.instance_id, by=principal.name)
+    return task
+
+
+def department_codes(session: Session) -> list[str]:
+    return list(session.scalars(select(Department.code).order_by(Department.code)))
+
+
+def complete_task(session: Session, task_id: int, principal: Principal, submitted: dict[str, Any]) -> HumanTask:
+    """Validate the form, complete the BPMN task, run to the next wait state — one transaction."""
+    user_id = _check_person(principal)
+    task = get_task(session, task_id, principal, lock=True)
+    _check_open(task)
+    if task.assignee_id not in (None, user_id):
+        raise Forbidden(N_("This task is taken by someone else"), code="task_taken")
+    values = validate(task.form, submitted, {"departments": department_codes(session)})
+    instance = runtime.get_instance(session, task.instance_id, lock=True)
+    wf = runtime.load(instance)
+    spiff_task = wf.get_task_from_id(_uuid(task.task_guid))
+    if spiff_task is None or spiff_task.state != TaskState.READY:
+        raise Conflict(N_("This task is no longer waiting"), code="task_closed")
+    spiff_task.set_data(**values, **{f"{task.bpmn_id}_by": principal.name})
+    spiff_task.run()
+    task.status = "completed"
+    task.assignee_id = user_id
+    task.completed_at = utcnow()
+    task.completed_by_id = user_id
+    task.result = values
+    if instance.alert is not None and "department" in values:
+        alerts.assign_department(session, instance.alert, str(values["department"]), principal.name)
+    audit.record(session, principal.name, "task.completed", "human_task", task.id, instance_id=instance.id,
+                 task=task.bpmn_id, name=task.name, values=values)
+    bus.publish(session, "task.completed", task_id=task.id, instance_id=instance.id, by=principal.name)
+    runtime.advance(session, instance, wf, principal.name)
+    if instance.status == "completed" and instance.alert is not None:
+        alerts.close_alert(session, instance.alert, principal.name)
+    return task
+
+
+def _uuid(guid: str) -> Any:
+    from uuid import UUID
+
+    return UUID(guid)
