@@ -1,9 +1,8 @@
 """Alembic environment: one migration tree for SQLite (batch mode) and PostgreSQL."""
 
 from alembic import context
-
-from engine.db import Base, get_engine
 from engine import models  # noqa: F401  - registers the tables on Base.metadata
+from engine.db import Base, get_engine
 
 config = context.config
 target_metadata = Base.metadata

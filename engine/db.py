@@ -51,7 +51,7 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
-_engines: dict[str, Engine] = {}
+_engines: dict[tuple[str, bool], Engine] = {}
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
@@ -66,18 +66,24 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cur.close()
 
 
-def get_engine(url: str | None = None) -> Engine:
+def get_engine(url: str | None = None, *, write: bool = True) -> Engine:
+    """The engine for ``url``. On SQLite, writers and readers get separate engines: a writer's
+    transaction starts with BEGIN IMMEDIATE (it waits for the write lock instead of failing on
+    upgrade), a reader's with a plain BEGIN (it never blocks a writer, thanks to WAL)."""
     url = url or settings().database_url
-    if url not in _engines:
-        if url.startswith("sqlite"):
+    is_sqlite = url.startswith("sqlite")
+    key = (url, write and is_sqlite)
+    if key not in _engines:
+        if is_sqlite:
             settings().data_dir.mkdir(parents=True, exist_ok=True)
             eng = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False})
             event.listen(eng, "connect", _sqlite_pragmas)
-            event.listen(eng, "begin", lambda conn: conn.exec_driver_sql("BEGIN IMMEDIATE"))
+            begin = "BEGIN IMMEDIATE" if write else "BEGIN"
+            event.listen(eng, "begin", lambda conn: conn.exec_driver_sql(begin))
         else:
             eng = create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
-        _engines[url] = eng
-    return _engines[url]
+        _engines[key] = eng
+    return _engines[key]
 
 
 def dispose_engines() -> None:
@@ -86,8 +92,8 @@ def dispose_engines() -> None:
     _engines.clear()
 
 
-def session_factory() -> sessionmaker[Session]:
-    return sessionmaker(bind=get_engine(), expire_on_commit=False)
+def session_factory(write: bool = True) -> sessionmaker[Session]:
+    return sessionmaker(bind=get_engine(write=write), expire_on_commit=False)
 
 
 @contextmanager

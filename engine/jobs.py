@@ -8,6 +8,7 @@ unclaimed, and the sweeper enqueues it again; a claimed event is never evaluated
 from __future__ import annotations
 
 import logging
+import os
 from datetime import timedelta
 
 from sqlalchemy import select, update
@@ -22,7 +23,7 @@ from engine.queue import get_queue
 from engine.rules import current_rules
 
 log = logging.getLogger(__name__)
-SWEEP_AFTER = timedelta(seconds=20)
+SWEEP_AFTER = timedelta(seconds=float(os.environ.get("IOC_SWEEP_AFTER_S", "20")))
 SWEEP_BATCH = 500
 
 

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from alembic import command
 from alembic.config import Config
 
+from alembic import command
 from engine.config import REPO_ROOT
 from engine.db import get_engine
 

@@ -116,6 +116,12 @@ class Alert(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     department: Mapped[Department | None] = relationship()
+    instances: Mapped[list[ProcessInstance]] = relationship(viewonly=True, order_by="ProcessInstance.id",
+                                                            foreign_keys="ProcessInstance.alert_id")
+
+    @property
+    def instance_id(self) -> int | None:
+        return self.instances[-1].id if self.instances else None
 
 
 class ProcessDefinition(Base):

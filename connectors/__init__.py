@@ -1,0 +1,1 @@
+"""Connectors: one module per data source; each turns source data into engine events."""

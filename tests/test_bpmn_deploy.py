@@ -1,0 +1,95 @@
+"""Deploying BPMN files: versions stored once by hash; bad files refused with file, line and element."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import func, select
+
+from engine import registry
+from engine.errors import DeployError
+from engine.models import ProcessDefinition
+from tests.conftest import ROOT
+
+MINIMAL = """<?xml version="1.0" encoding="UTF-8"?>
+<bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL"
+    xmlns:camunda="http://camunda.org/schema/1.0/bpmn" id="d" targetNamespace="t">
+  <bpmn:process id="{pid}" name="Minimal" isExecutable="{exe}">
+    <bpmn:startEvent id="s"><bpmn:outgoing>f1</bpmn:outgoing></bpmn:startEvent>
+    <bpmn:userTask id="work" name="Do it" camunda:candidateGroups="role:officer">
+      <bpmn:incoming>f1</bpmn:incoming><bpmn:outgoing>f2</bpmn:outgoing></bpmn:userTask>
+    <bpmn:endEvent id="e"><bpmn:incoming>f2</bpmn:incoming></bpmn:endEvent>
+    <bpmn:sequenceFlow id="f1" sourceRef="s" targetRef="work" />
+    <bpmn:sequenceFlow id="f2" sourceRef="work" targetRef="{target}" />
+  </bpmn:process>
+</bpmn:definitions>
+"""
+
+
+def minimal(pid: str = "minimal", exe: str = "true", target: str = "e") -> bytes:
+    return MINIMAL.format(pid=pid, exe=exe, target=target).encode()
+
+
+def test_same_file_is_stored_once_and_a_change_makes_a_new_version(session) -> None:
+    first = registry.deploy(session, minimal(), "m.bpmn")
+    again = registry.deploy(session, minimal(), "m.bpmn")
+    changed = registry.deploy(session, minimal().replace(b"Do it", b"Do it now"), "m.bpmn")
+    session.commit()
+    assert first[0].id == again[0].id and first[0].version == 1
+    assert changed[0].version == 2
+    count = session.scalar(select(func.count()).select_from(ProcessDefinition)
+                           .where(ProcessDefinition.process_key == "minimal"))
+    assert count == 2
+    assert registry.latest(session, "minimal").version == 2
+
+
+def test_incident_process_has_its_tasks_and_lanes(session) -> None:
+    definition = registry.latest(session, "incident")
+    tasks = definition.tasks
+    assert list(tasks) == ["triage", "handle", "report", "review"]
+    assert tasks["triage"]["lane"] == "operator"
+    assert tasks["handle"]["candidate_groups"] == "${department}"
+    assert tasks["review"]["candidate_groups"] == "role:leader"
+    assert [f["id"] for f in tasks["review"]["form"]] == ["decision", "leader_comment"]
+    assert '"spec"' in definition.spec_json and definition.filename == "incident.bpmn"
+
+
+@pytest.mark.parametrize("content, line, element, words", [
+    (minimal()[:-40], 10, None, "not well-formed"),
+    (minimal().replace(b"<?xml version=\"1.0\" encoding=\"UTF-8\"?>",
+                       b"<?xml version=\"1.0\"?><!DOCTYPE d [<!ENTITY x SYSTEM \"file:///etc/passwd\">]>"),
+     1, None, "entity"),
+    (minimal(exe="false"), 1, None, "executable"),
+    (minimal(target="nowhere"), None, None, "nowhere"),
+    (b"<notbpmn/>", 1, None, "not a BPMN"),
+])
+def test_bad_files_are_refused_with_where(session, content: bytes, line: int | None, element: str | None,
+                                          words: str) -> None:
+    with pytest.raises(DeployError) as err:
+        registry.deploy(session, content, "bad.bpmn")
+    assert err.value.details["file"] == "bad.bpmn"
+    if line is not None:
+        assert err.value.details["line"] == line
+    assert words.lower() in str(err.value).lower() + str(err.value.details).lower()
+
+
+def test_bare_iso_timer_from_camunda_modeler_is_accepted(session) -> None:
+    content = minimal().replace(
+        b'<bpmn:endEvent id="e">',
+        b'<bpmn:boundaryEvent id="late" attachedToRef="work" cancelActivity="false">'
+        b'<bpmn:timerEventDefinition><bpmn:timeDuration>PT4H</bpmn:timeDuration></bpmn:timerEventDefinition>'
+        b'</bpmn:boundaryEvent><bpmn:endEvent id="e">')
+    (definition,) = registry.deploy(session, content, "timer.bpmn")
+    assert definition.process_key == "minimal"
+
+
+def test_cli_deploy_names_file_and_line(tmp_path) -> None:
+    from tests.conftest import ioc, ioc_env
+
+    bad = tmp_path / "broken.bpmn"
+    bad.write_bytes(minimal()[:-40])
+    result = ioc("process", "deploy", str(bad), env=ioc_env(tmp_path / "var"), check=False)
+    assert result.returncode == 1
+    assert result.stderr.startswith("error: broken.bpmn:10:")
+    assert "Traceback" not in result.stderr
+    ok = ioc("process", "deploy", str(ROOT / "processes" / "incident.bpmn"), env=ioc_env(tmp_path / "var"))
+    assert "incident v" in ok.stdout

@@ -1,0 +1,131 @@
+"""Tables of cases for the pure functions: durations, placeholders, forms, rule evaluation."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from engine.errors import Invalid
+from engine.evaluation import Observation, Rule, compare, evaluate
+from engine.expressions import resolve
+from engine.forms import validate
+from engine.isotime import due_from, parse_duration
+
+T0 = datetime(2026, 11, 25, 3, 0, tzinfo=UTC)
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("PT4H", timedelta(hours=4)),
+    ("P1D", timedelta(days=1)),
+    ("P3DT2H30M", timedelta(days=3, hours=2, minutes=30)),
+    ("PT0.5S", timedelta(seconds=0.5)),
+    ("P2W", timedelta(weeks=2)),
+    ("PT", None),
+    ("P", None),
+    ("4 hours", None),
+    ("P1M", None),  # months have no fixed length: refused rather than guessed
+])
+def test_parse_duration(text: str, expected: timedelta | None) -> None:
+    assert parse_duration(text) == expected
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("PT30M", T0 + timedelta(minutes=30)),
+    ("2026-12-01T08:00:00+07:00", datetime(2026, 12, 1, 1, 0, tzinfo=UTC)),
+    ("2026-12-01T08:00:00Z", datetime(2026, 12, 1, 8, 0, tzinfo=UTC)),
+    ("tomorrow", None),
+])
+def test_due_from(text: str, expected: datetime | None) -> None:
+    assert due_from(text, T0) == expected
+
+
+@pytest.mark.parametrize("text, data, expected", [
+    ("${department}", {"department": "SO-YT"}, "SO-YT"),
+    ("${alert.entity}", {"alert": {"entity": "S1"}}, "S1"),
+    ("${missing}", {}, None),
+    ("role:leader", {}, "role:leader"),
+    ("department:${d}", {"d": "SO-XD"}, "department:SO-XD"),
+    ("${__class__}", {}, None),  # no attribute access, no eval
+    (None, {}, None),
+])
+def test_resolve(text: str | None, data: dict[str, object], expected: str | None) -> None:
+    assert resolve(text, data) == expected
+
+
+FIELDS = [
+    {"id": "department", "type": "string", "properties": {"choices": "departments"}, "validation": {"required": None}},
+    {"id": "due_in", "type": "enum", "options": [{"id": "PT4H"}, {"id": "P3D"}], "validation": {}},
+    {"id": "note", "type": "string", "validation": {"maxlength": "5"}},
+    {"id": "ok", "type": "boolean"},
+    {"id": "n", "type": "long"},
+]
+CHOICES = {"departments": ["SO-YT", "SO-XD"]}
+
+
+@pytest.mark.parametrize("submitted, expected", [
+    ({"department": "SO-YT"}, {"department": "SO-YT", "ok": False}),
+    ({"department": " SO-XD ", "due_in": "P3D", "ok": "true", "n": "12"},
+     {"department": "SO-XD", "due_in": "P3D", "ok": True, "n": 12}),
+    ({"department": "SO-YT", "ok": True, "note": "abc"}, {"department": "SO-YT", "ok": True, "note": "abc"}),
+])
+def test_form_accepts(submitted: dict[str, object], expected: dict[str, object]) -> None:
+    assert validate(FIELDS, submitted, CHOICES) == expected
+
+
+@pytest.mark.parametrize("submitted, bad", [
+    ({}, {"department"}),
+    ({"department": "   "}, {"department"}),
+    ({"department": "SO-NOPE"}, {"department"}),
+    ({"department": "SO-YT", "due_in": "PT1H"}, {"due_in"}),
+    ({"department": "SO-YT", "note": "too long"}, {"note"}),
+    ({"department": "SO-YT", "n": "1.5"}, {"n"}),
+    ({"department": "SO-YT", "ok": "maybe"}, {"ok"}),
+    ({"department": "SO-YT", "is_admin": True}, {"is_admin"}),  # no writing of arbitrary variables
+    ({"department": ["SO-YT"]}, {"department"}),
+])
+def test_form_refuses(submitted: dict[str, object], bad: set[str]) -> None:
+    with pytest.raises(Invalid) as err:
+        validate(FIELDS, submitted, CHOICES)
+    assert set(err.value.details["fields"]) == bad
+
+
+def rule(**kw: object) -> Rule:
+    base: dict[str, object] = dict(id="aqi", name="AQI", sector="environment", kind="threshold",
+                                   event_type="air_quality", field="aqi", op=">", value=150.0, severity="cao",
+                                   dedupe_key="aqi:{entity}", title="AQI {value} at {entity}", scenario={})
+    base.update(kw)
+    return Rule(**base)  # type: ignore[arg-type]
+
+
+def obs(values: dict[str, object], type_: str = "air_quality", entity: str = "S1") -> Observation:
+    return Observation(type=type_, sector="environment", entity=entity, unit_code="14797", time=T0, values=values)
+
+
+@pytest.mark.parametrize("op, limit, x, fires", [
+    (">", 150, 150, False), (">", 150, 150.1, True), (">=", 150, 150, True), ("<", 5, 4.9, True),
+    ("<=", 5, 5.1, False), ("between", (1, 2), 1, True), ("between", (1, 2), 2.5, False),
+    ("outside", (1, 2), 0.5, True), ("outside", (1, 2), 2, False),
+])
+def test_compare(op: str, limit: object, x: float, fires: bool) -> None:
+    assert compare(op, x, limit) is fires  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("r, o, expected_key", [
+    (rule(), obs({"aqi": 180}), "aqi:S1"),
+    (rule(), obs({"aqi": 150}), None),
+    (rule(), obs({"aqi": "n/a"}), None),  # not a number: no verdict, not a crash
+    (rule(), obs({"aqi": True}), None),
+    (rule(), obs({}), None),
+    (rule(), obs({"aqi": 180}, type_="water_level"), None),
+    (rule(enabled=False), obs({"aqi": 180}), None),
+    (rule(dedupe_key="{rule}:{unit}:{nope}"), obs({"aqi": 200}), "aqi:14797:"),
+])
+def test_evaluate(r: Rule, o: Observation, expected_key: str | None) -> None:
+    firing = evaluate(r, o)
+    assert (firing.dedupe_key if firing else None) == expected_key
+
+
+def test_firing_title_shows_the_value() -> None:
+    firing = evaluate(rule(), obs({"aqi": 181}))
+    assert firing is not None and firing.title == "AQI 181 at S1" and firing.value == 181

@@ -1,0 +1,37 @@
+"""REST API under /api/v1 (flask-smorest; OpenAPI at /api/v1/openapi.json, browsable at /api/v1/docs)."""
+
+from __future__ import annotations
+
+from flask import Flask
+from flask_wtf.csrf import CSRFProtect
+
+from web.errors import IocApi
+
+
+def init_app(app: Flask, csrf: CSRFProtect) -> IocApi:
+    from web.api import alerts, events, instances, org, processes, stream, tasks
+
+    app.config.update(
+        API_TITLE="IOC API",
+        API_VERSION="v1",
+        OPENAPI_VERSION="3.0.3",
+        OPENAPI_URL_PREFIX="/api/v1",
+        OPENAPI_JSON_PATH="openapi.json",
+        OPENAPI_SWAGGER_UI_PATH="/docs",
+        # Served from our own static files (npm swagger-ui-dist): nothing is loaded from the internet.
+        OPENAPI_SWAGGER_UI_URL="/static/vendor/swagger-ui/",
+        API_SPEC_OPTIONS={
+            "info": {"description": "Trung tâm giám sát, điều hành thông minh — events in, alerts, processes, "
+                                    "tasks and live changes out. Errors are {code, message, details}."},
+            "components": {"securitySchemes": {
+                "bearer": {"type": "http", "scheme": "bearer"},
+                "cookie": {"type": "apiKey", "in": "cookie", "name": "session"}}},
+            "security": [{"bearer": []}, {"cookie": []}],
+        },
+    )
+    api = IocApi(app)
+    for module in (events, alerts, tasks, instances, processes, org, stream):
+        # The API checks CSRF itself, for cookie sessions only (X-CSRFToken); bearer tokens need none.
+        csrf.exempt(module.blp)
+        api.register_blueprint(module.blp, url_prefix=f"/api/v1{module.PREFIX}")
+    return api

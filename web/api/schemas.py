@@ -1,0 +1,174 @@
+"""Request and response shapes of the REST API (marshmallow), published in the OpenAPI document."""
+
+from __future__ import annotations
+
+from marshmallow import RAISE, Schema, fields, validate
+
+
+class Strict(Schema):
+    class Meta:
+        unknown = RAISE
+
+
+class Location(Strict):
+    lat = fields.Float(required=True, validate=validate.Range(-90, 90))
+    lon = fields.Float(required=True, validate=validate.Range(-180, 180))
+
+
+class EventIn(Strict):
+    source = fields.String(required=True, validate=validate.Length(1, 100),
+                           metadata={"description": "the system or device that observed it"})
+    type = fields.String(required=True, validate=validate.Length(1, 100), metadata={"example": "air_quality"})
+    sector = fields.String(required=True, validate=validate.Length(1, 40), metadata={"example": "environment"})
+    entity = fields.String(load_default=None, validate=validate.Length(1, 200), metadata={"example": "TH-AQ-01"})
+    time = fields.AwareDateTime(required=True, metadata={"description": "ISO 8601 with a time zone"})
+    unit = fields.String(load_default=None, validate=validate.Length(1, 16),
+                         metadata={"description": "administrative unit code (2025 codes)"})
+    location = fields.Nested(Location, load_default=None)
+    values = fields.Dict(keys=fields.String(), required=True)
+    idempotency_key = fields.String(load_default=None, validate=validate.Length(1, 200),
+                                    metadata={"description": "repeats with the same source and key are stored once"})
+
+
+class EventBatch(Strict):
+    events = fields.List(fields.Nested(EventIn), required=True, validate=validate.Length(1, 1000))
+
+
+class IngestOut(Schema):
+    accepted = fields.Integer()
+    duplicates = fields.Integer()
+    ids = fields.List(fields.Integer())
+
+
+class AlertQuery(Strict):
+    status = fields.String(load_default=None, validate=validate.OneOf(
+        ["open", "firing", "in_handling", "closed"]))
+    severity = fields.String(load_default=None, validate=validate.OneOf(["thap", "trung_binh", "cao", "khan_cap"]))
+    sector = fields.String(load_default=None)
+    limit = fields.Integer(load_default=100, validate=validate.Range(1, 1000))
+    offset = fields.Integer(load_default=0, validate=validate.Range(0))
+
+
+class AlertOut(Schema):
+    id = fields.Integer()
+    rule_id = fields.String()
+    dedupe_key = fields.String()
+    title = fields.String()
+    severity = fields.String()
+    status = fields.String()
+    sector = fields.String()
+    entity = fields.String(allow_none=True)
+    unit_code = fields.String(allow_none=True)
+    value = fields.Float(allow_none=True)
+    count = fields.Integer()
+    first_seen = fields.DateTime()
+    last_seen = fields.DateTime()
+    closed_at = fields.DateTime(allow_none=True)
+    instance_id = fields.Integer(allow_none=True)
+    department = fields.String(attribute="department.code", allow_none=True)
+
+
+class FormFieldOut(Schema):
+    id = fields.String()
+    type = fields.String()
+    label = fields.String()
+    default = fields.String(allow_none=True)
+    options = fields.List(fields.Dict())
+    properties = fields.Dict()
+    validation = fields.Dict()
+
+
+class TaskQuery(Strict):
+    scope = fields.String(load_default="all", validate=validate.OneOf(["mine", "department", "all"]))
+    status = fields.String(load_default="open", validate=validate.OneOf(["open", "completed", "cancelled"]))
+    overdue = fields.Boolean(load_default=False)
+    limit = fields.Integer(load_default=100, validate=validate.Range(1, 1000))
+
+
+class TaskOut(Schema):
+    id = fields.Integer()
+    instance_id = fields.Integer()
+    bpmn_id = fields.String()
+    name = fields.String()
+    title = fields.String()
+    lane = fields.String(allow_none=True)
+    status = fields.String()
+    candidate_role = fields.String(allow_none=True)
+    candidate_department = fields.String(attribute="candidate_department.code", allow_none=True)
+    assignee = fields.String(attribute="assignee.username", allow_none=True)
+    priority = fields.Integer()
+    due_at = fields.DateTime(allow_none=True)
+    created_at = fields.DateTime()
+    completed_at = fields.DateTime(allow_none=True)
+    form = fields.List(fields.Nested(FormFieldOut))
+    result = fields.Dict(allow_none=True)
+
+
+class CompleteIn(Strict):
+    values = fields.Dict(keys=fields.String(), load_default=dict,
+                         metadata={"description": "the form's fields, by id"})
+
+
+class HistoryOut(Schema):
+    at = fields.DateTime()
+    actor = fields.String()
+    action = fields.String()
+    object_type = fields.String()
+    object_id = fields.String()
+    details = fields.Dict()
+
+
+class InstanceOut(Schema):
+    id = fields.Integer()
+    process = fields.String(attribute="definition.process_key")
+    process_name = fields.String(attribute="definition.name")
+    version = fields.Integer(attribute="definition.version")
+    business_key = fields.String(allow_none=True)
+    status = fields.String()
+    alert_id = fields.Integer(allow_none=True)
+    started_at = fields.DateTime()
+    ended_at = fields.DateTime(allow_none=True)
+    tasks = fields.List(fields.Nested(TaskOut))
+    history = fields.List(fields.Nested(HistoryOut))
+
+
+class ProcessOut(Schema):
+    id = fields.Integer()
+    process_key = fields.String()
+    name = fields.String()
+    version = fields.Integer()
+    content_hash = fields.String()
+    filename = fields.String()
+    deployed_at = fields.DateTime()
+    deployed_by = fields.String()
+
+
+class UnitOut(Schema):
+    code = fields.String()
+    name = fields.String()
+    full_name = fields.String()
+    name_en = fields.String()
+    kind = fields.String()
+    parent = fields.String(attribute="parent.code", allow_none=True)
+
+
+class DepartmentOut(Schema):
+    code = fields.String()
+    name = fields.String()
+    name_en = fields.String()
+    kind = fields.String()
+
+
+class UserOut(Schema):
+    id = fields.Integer()
+    username = fields.String()
+    full_name = fields.String()
+    role = fields.String(attribute="role_code")
+    department = fields.String(attribute="department.code", allow_none=True)
+    active = fields.Boolean()
+
+
+class Page(Strict):
+    limit = fields.Integer(load_default=200, validate=validate.Range(1, 1000))
+    offset = fields.Integer(load_default=0, validate=validate.Range(0))
+    kind = fields.String(load_default=None)

@@ -1,0 +1,66 @@
+"""The task inbox over HTTP: list, claim, complete."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask.views import MethodView
+from flask_smorest import Blueprint
+
+from engine import tasks
+from engine.models import HumanTask
+from web.api.schemas import CompleteIn, TaskOut, TaskQuery
+from web.auth import api_auth, principal
+from web.db import db
+
+PREFIX = "/tasks"
+blp = Blueprint("tasks", __name__, description="Human tasks: the inbox")
+
+
+@blp.route("")
+class Tasks(MethodView):
+    @api_auth()
+    @blp.arguments(TaskQuery, location="query")
+    @blp.response(200, TaskOut(many=True))
+    def get(self, args: dict[str, Any]) -> list[HumanTask]:
+        """Tasks you can see: `mine` (assigned to you), `department` (your role's or department's), `all`."""
+        stmt = tasks.inbox_query(principal(), args["scope"], args["status"], args["overdue"]).limit(args["limit"])
+        return list(db().scalars(stmt))
+
+
+@blp.route("/<int:task_id>")
+class TaskOne(MethodView):
+    @api_auth()
+    @blp.response(200, TaskOut)
+    def get(self, task_id: int) -> HumanTask:
+        """One task with its form."""
+        return tasks.get_task(db(), task_id, principal())
+
+
+@blp.route("/<int:task_id>/claim")
+class Claim(MethodView):
+    @api_auth()
+    @blp.response(200, TaskOut)
+    def post(self, task_id: int) -> HumanTask:
+        """Take a task: it leaves the group's list and waits in your own. 409 when someone else has it."""
+        session = db()
+        task = tasks.claim_task(session, task_id, principal())
+        session.commit()
+        return task
+
+
+@blp.route("/<int:task_id>/complete")
+class Complete(MethodView):
+    @api_auth()
+    @blp.arguments(CompleteIn)
+    @blp.response(200, TaskOut)
+    def post(self, body: dict[str, Any], task_id: int) -> HumanTask:
+        """Complete a task with its form values; the process moves on to its next step at once.
+
+        403 when the task is someone else's, 409 when it is already completed, 422 with the bad
+        fields named when the form is not valid.
+        """
+        session = db()
+        task = tasks.complete_task(session, task_id, principal(), body["values"])
+        session.commit()
+        return task

@@ -1,0 +1,64 @@
+"""The Flask application factory."""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+from flask import Flask, abort, send_from_directory
+from flask_wtf.csrf import CSRFProtect
+
+from engine.config import REPO_ROOT, settings
+from web import api, db, errors, i18n, pages
+
+csrf = CSRFProtect()
+
+
+def configure_logging() -> None:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("spiff").setLevel(logging.WARNING)  # one line per task state change otherwise
+VENDOR = {"swagger-ui": REPO_ROOT / "node_modules" / "swagger-ui-dist"}
+MAX_REQUEST_BYTES = 16 * 1024 * 1024
+
+
+def create_app(overrides: dict[str, Any] | None = None) -> Flask:
+    s = settings()
+    s.check_production()
+    app = Flask(__name__)
+    app.config.update(
+        SECRET_KEY=s.secret_key,
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_SECURE=s.env == "production",
+        PERMANENT_SESSION_LIFETIME=timedelta(hours=12),
+        MAX_CONTENT_LENGTH=MAX_REQUEST_BYTES,
+        WTF_CSRF_TIME_LIMIT=None,  # the token lives as long as the session
+        JSON_AS_ASCII=False,
+    )
+    app.config.update(overrides or {})
+    app.json.ensure_ascii = False  # type: ignore[attr-defined]  - Vietnamese stays readable in JSON
+    configure_logging()
+    db.init_app(app)
+    i18n.init_app(app)
+    csrf.init_app(app)
+    errors.init_app(app)
+    app.register_blueprint(pages.bp)
+    api.init_app(app, csrf)
+
+    @app.route("/static/vendor/<package>/<path:filename>")
+    def vendor(package: str, filename: str) -> Any:
+        root = VENDOR.get(package)
+        if root is None or not Path(root).is_dir():
+            abort(404)
+        return send_from_directory(root, filename)
+
+    @app.after_request
+    def _security_headers(response: Any) -> Any:
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        response.headers.setdefault("X-Frame-Options", "SAMEORIGIN")
+        response.headers.setdefault("Referrer-Policy", "same-origin")
+        return response
+
+    return app

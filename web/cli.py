@@ -1,0 +1,192 @@
+"""The ``ioc`` command. Every command exits non-zero with a one-line reason on error, never a traceback."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+USAGE_ERROR = 2
+
+
+def _cmd_run(args: argparse.Namespace) -> int:
+    from web.server import serve
+
+    return serve(args.host, args.port, workers=args.workers)
+
+
+def _cmd_demo(args: argparse.Namespace) -> int:
+    from web.demo import run_demo
+
+    return run_demo(args.host, args.port, simulate=not args.no_simulator)
+
+
+def _cmd_worker(args: argparse.Namespace) -> int:
+    from web.worker import run_worker
+
+    return run_worker(burst=args.burst)
+
+
+def _cmd_db_upgrade(_args: argparse.Namespace) -> int:
+    from web.server import prepare
+
+    prepare()
+    print("database is up to date")
+    return 0
+
+
+def _cmd_user_add(args: argparse.Namespace) -> int:
+    from engine.db import transaction
+    from engine.org import add_user
+
+    with transaction() as session:
+        user = add_user(session, args.name, args.role, args.password, department_code=args.department,
+                        full_name=args.full_name or "", actor="cli")
+    print(f"user {user.username} ({user.role_code}) added")
+    return 0
+
+
+def _cmd_token_create(args: argparse.Namespace) -> int:
+    from engine.db import transaction
+    from engine.org import create_token
+
+    with transaction() as session:
+        token = create_token(session, args.name, args.role, department_code=args.department, actor="cli")
+    print(token)
+    return 0
+
+
+def _cmd_process_deploy(args: argparse.Namespace) -> int:
+    from engine import registry
+    from engine.db import transaction
+
+    with transaction() as session:
+        for name in args.files:
+            path = Path(name)
+            if not path.is_file():
+                raise SystemExit(f"error: {name}: no such file")
+            for d in registry.deploy(session, path.read_bytes(), path.name, actor="cli"):
+                print(f"{d.process_key} v{d.version} ({d.content_hash[:12]}) from {path.name}")
+    return 0
+
+
+def _cmd_process_list(_args: argparse.Namespace) -> int:
+    from engine import registry
+    from engine.db import transaction
+
+    with transaction() as session:
+        for d in registry.all_latest(session):
+            print(f"{d.process_key}\tv{d.version}\t{d.content_hash[:12]}\t{d.name}")
+    return 0
+
+
+def _cmd_rules_check(args: argparse.Namespace) -> int:
+    from engine.config import settings
+    from engine.rules import check_directory, check_text
+
+    target = Path(args.path) if args.path else settings().rules_dir
+    if target.is_file():
+        rules, problems = check_text(target.read_text(encoding="utf-8"), str(target))
+    else:
+        rules, problems = check_directory(target)
+    for p in problems:
+        print(p, file=sys.stderr)
+    if problems:
+        return 1
+    print(f"{len(rules)} rules OK in {target}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="ioc", description="IOC — Trung tâm giám sát, điều hành thông minh")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def add(name: str, func: Callable[[argparse.Namespace], int], help_: str, parent: Any = sub) -> Any:
+        p = parent.add_parser(name, help=help_)
+        p.set_defaults(func=func)
+        return p
+
+    for name, func, help_ in (("run", _cmd_run, "serve the web and API, with a worker beside it"),
+                              ("demo", _cmd_demo, "seed demo users and data, simulate live events, and serve")):
+        p = add(name, func, help_)
+        p.add_argument("--host", default="127.0.0.1")
+        p.add_argument("--port", type=int, default=8000)
+        if name == "run":
+            p.add_argument("--workers", type=int, default=1, help="RQ workers to start beside the web server")
+        else:
+            p.add_argument("--no-simulator", action="store_true", help="do not post simulated events")
+    p = add("worker", _cmd_worker, "run an RQ worker (with its scheduler and sweeper)")
+    p.add_argument("--burst", action="store_true", help="stop when the queue is empty")
+
+    db = sub.add_parser("db", help="database").add_subparsers(dest="db_command", required=True, metavar="ACTION")
+    add("upgrade", _cmd_db_upgrade, "apply migrations, seed units and departments, deploy processes", db)
+
+    user = sub.add_parser("user", help="users").add_subparsers(dest="user_command", required=True, metavar="ACTION")
+    p = add("add", _cmd_user_add, "add a user", user)
+    p.add_argument("name")
+    p.add_argument("--role", required=True)
+    p.add_argument("--department")
+    p.add_argument("--password", required=True)
+    p.add_argument("--full-name")
+
+    token = sub.add_parser("token", help="machine tokens").add_subparsers(dest="token_command", required=True,
+                                                                          metavar="ACTION")
+    p = add("create", _cmd_token_create, "create a bearer token; prints only the token", token)
+    p.add_argument("name")
+    p.add_argument("--role", required=True)
+    p.add_argument("--department")
+
+    proc = sub.add_parser("process", help="BPMN processes").add_subparsers(dest="process_command", required=True,
+                                                                           metavar="ACTION")
+    p = add("deploy", _cmd_process_deploy, "deploy BPMN files", proc)
+    p.add_argument("files", nargs="+", metavar="FILE")
+    add("list", _cmd_process_list, "list the latest version of each process", proc)
+
+    rules = sub.add_parser("rules", help="rule files").add_subparsers(dest="rules_command", required=True,
+                                                                      metavar="ACTION")
+    p = add("check", _cmd_rules_check, "check rule files; errors name file:line", rules)
+    p.add_argument("path", nargs="?", metavar="DIR")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    # Without a running server there is no Redis to publish live updates to; that is expected here.
+    logging.getLogger("engine.bus").setLevel(logging.ERROR)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    needs_db = args.command in ("user", "token", "process") or (args.command == "db")
+    try:
+        if needs_db and args.command != "db":
+            from web.server import prepare
+
+            prepare()
+        return int(args.func(args) or 0)
+    except SystemExit:
+        raise
+    except KeyboardInterrupt:
+        return 130
+    except Exception as exc:  # noqa: BLE001 - the one place that turns any failure into one line
+        if os.environ.get("IOC_DEBUG"):
+            raise
+        print(f"error: {_one_line(exc)}", file=sys.stderr)
+        return 1
+
+
+def _one_line(exc: BaseException) -> str:
+    from engine.errors import EngineError
+
+    if isinstance(exc, EngineError):
+        where = exc.details
+        loc = f"{where['file']}:{where.get('line', '?')}: " if "file" in where else ""
+        elem = f" (element {where['element']})" if where.get("element") else ""
+        return f"{loc}{exc}{elem}"
+    text = str(exc).strip().splitlines()
+    return f"{exc.__class__.__name__}: {text[0] if text else ''}".rstrip(": ")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,67 @@
+"""``ioc demo``: the embedded stack, seeded with one user per role, and a simulator posting events."""
+
+from __future__ import annotations
+
+import os
+import secrets
+import subprocess
+import sys
+from pathlib import Path
+
+from sqlalchemy import select
+
+from engine.config import settings
+from engine.db import transaction
+from engine.models import User
+from engine.org import add_user, create_token
+from web.server import prepare, serve
+
+DEMO_USERS = (  # user name, role, department, full name
+    ("lanhdao", "leader", None, "Lãnh đạo UBND tỉnh"),
+    ("trucban", "operator", "TT-IOC", "Trực ban IOC"),
+    ("chuyenvien", "officer", "SO-NNMT", "Chuyên viên Sở Nông nghiệp và Môi trường"),
+    ("thietke", "designer", "TT-IOC", "Thiết kế quy trình"),
+    ("quantri", "admin", "TT-IOC", "Quản trị hệ thống"),
+)
+
+
+def seed_demo_users(data_dir: Path) -> list[tuple[str, str, str]]:
+    """Create the demo users once; their passwords are kept (readable by this OS user only) and reprinted."""
+    store = data_dir / "demo-users.txt"
+    lines = store.read_text().splitlines() if store.exists() else []
+    known = dict(line.split("\t", 1) for line in lines if "\t" in line)
+    out = []
+    with transaction() as session:
+        for username, role, dept, full_name in DEMO_USERS:
+            exists = session.scalar(select(User).where(User.username == username)) is not None
+            if not exists:
+                known[username] = f"{username}-{secrets.token_hex(3)}"
+                add_user(session, username, role, known[username], department_code=dept, full_name=full_name,
+                         actor="demo")
+            out.append((username, role, known.get(username, "(set earlier)")))
+    store.write_text("".join(f"{u}\t{p}\n" for u, p in known.items()))
+    store.chmod(0o600)
+    return out
+
+
+def run_demo(host: str, port: int, simulate: bool = True) -> int:
+    s = settings()
+
+    def start_demo(env: dict[str, str]) -> list[subprocess.Popen[bytes]]:
+        prepare()
+        users = seed_demo_users(s.data_dir)
+        print(f"\nIOC demo — http://{host}:{port}")
+        print("Demo users (user name / role / password):")
+        for username, role, password in users:
+            print(f"  {username:<12} {role:<9} {password}")
+        print(flush=True)
+        if not simulate:
+            return []
+        with transaction() as session:
+            token = create_token(session, f"demo-simulator-{secrets.token_hex(2)}", "operator", actor="demo")
+        code = ("import sys; from connectors.simulator import run; "
+                "run(sys.argv[1], sys.argv[2], float(sys.argv[3]))")
+        interval = os.environ.get("IOC_DEMO_INTERVAL", "5")
+        return [subprocess.Popen([sys.executable, "-c", code, f"http://{host}:{port}", token, interval], env=env)]
+
+    return serve(host, port, before_serve=start_demo)

@@ -1,0 +1,146 @@
+"""The Jinja2 pages: login, inbox, task form, alerts, process instance, wall."""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import urlparse
+
+from flask import Blueprint, flash, g, redirect, render_template, request, session, url_for
+from flask_babel import gettext as _
+from sqlalchemy import select
+
+from engine import tasks, wall
+from engine.db import utcnow
+from engine.errors import N_, Invalid
+from engine.models import Department
+from engine.org import authenticate
+from web.api.alerts import alert_query
+from web.api.instances import instance_view
+from web.auth import current_user, page_auth
+from web.db import db
+
+bp = Blueprint("pages", __name__)
+# English message ids; the Vietnamese catalog gives "Thấp", "Trung bình", "Cao", "Khẩn cấp"...
+SEVERITY_LABELS = {"thap": N_("Low"), "trung_binh": N_("Medium"), "cao": N_("High"), "khan_cap": N_("Emergency")}
+STATUS_LABELS = {"open": N_("waiting"), "completed": N_("completed"), "cancelled": N_("cancelled"),
+                 "running": N_("running"), "firing": N_("firing"), "in_handling": N_("in handling"),
+                 "closed": N_("closed")}
+ROLE_LABELS = {"leader": N_("Leaders"), "officer": N_("Officers"), "operator": N_("IOC operators"),
+               "designer": N_("Process designers"), "admin": N_("Administrators")}
+ACTION_LABELS = {"instance.started": N_("Process started"), "instance.completed": N_("Process completed"),
+                 "task.created": N_("Task created"), "task.claimed": N_("Task taken"),
+                 "task.completed": N_("Task completed")}
+
+
+@bp.app_context_processor
+def _globals() -> dict[str, Any]:
+    def label(table: dict[str, str]) -> Any:
+        return lambda key: _(table[key]) if key in table else key
+
+    return {"user": current_user(), "now_utc": utcnow(), "severity_label": label(SEVERITY_LABELS),
+            "status_label": label(STATUS_LABELS), "role_label": label(ROLE_LABELS),
+            "action_label": label(ACTION_LABELS)}
+
+
+def _safe_next(target: str | None) -> str:
+    if target and urlparse(target).netloc == "" and target.startswith("/") and not target.startswith("//"):
+        return target
+    return url_for("pages.inbox")
+
+
+@bp.route("/")
+def home() -> Any:
+    return redirect(url_for("pages.inbox") if current_user() else url_for("pages.login"))
+
+
+@bp.route("/login", methods=["GET", "POST"])
+def login() -> Any:
+    error = None
+    if request.method == "POST":
+        user = authenticate(db(), request.form.get("username", "").strip(), request.form.get("password", ""))
+        if user is None:
+            error = _("Wrong user name or password")
+        else:
+            lang = session.get("lang")
+            session.clear()
+            if lang:
+                session["lang"] = lang
+            session["user_id"] = user.id
+            session.permanent = True
+            return redirect(_safe_next(request.args.get("next")))
+    return render_template("login.html", error=error), (401 if error else 200)
+
+
+@bp.route("/logout", methods=["POST"])
+def logout() -> Any:
+    session.pop("user_id", None)
+    return redirect(url_for("pages.login"))
+
+
+@bp.route("/inbox")
+@page_auth()
+def inbox() -> Any:
+    scope = request.args.get("scope", "all")
+    if scope not in tasks.SCOPES:
+        scope = "all"
+    overdue = request.args.get("overdue") == "1"
+    rows = list(db().scalars(tasks.inbox_query(g.principal, scope, "open", overdue).limit(200)))
+    return render_template("inbox.html", tasks=rows, scope=scope, overdue=overdue)
+
+
+def _choices() -> dict[str, list[Department]]:
+    return {"departments": list(db().scalars(select(Department).order_by(Department.kind, Department.id)))}
+
+
+@bp.route("/tasks/<int:task_id>", methods=["GET", "POST"])
+@page_auth()
+def task(task_id: int) -> Any:
+    session_ = db()
+    row = tasks.get_task(session_, task_id, g.principal)
+    errors: dict[str, str] = {}
+    values: dict[str, Any] = {}
+    if request.method == "POST":
+        action = request.form.get("action")
+        if action == "claim":
+            tasks.claim_task(session_, task_id, g.principal)
+            session_.commit()
+            flash(_("You have taken this task"), "ok")
+            return redirect(url_for("pages.task", task_id=task_id))
+        values = {f["id"]: request.form.get(f["id"]) for f in row.form}
+        for f in row.form:
+            if f.get("type") == "boolean":
+                values[f["id"]] = request.form.get(f["id"]) == "true"
+        try:
+            tasks.complete_task(session_, task_id, g.principal, values)
+        except Invalid as exc:
+            session_.rollback()
+            errors = {k: _(v) for k, v in exc.details.get("fields", {}).items()}
+            row = tasks.get_task(session_, task_id, g.principal)
+        else:
+            session_.commit()
+            flash(_("Task completed: %(name)s", name=row.name), "ok")
+            return redirect(url_for("pages.inbox"))
+    view = instance_view(row.instance_id, g.principal) if row.instance_id else None
+    return render_template("task.html", task=row, errors=errors, values=values, choices=_choices(), view=view), (
+        422 if errors else 200)
+
+
+@bp.route("/alerts")
+@page_auth()
+def alerts() -> Any:
+    status = request.args.get("status") or "open"
+    rows = list(db().scalars(alert_query({"status": status if status != "all" else None}).limit(300)))
+    return render_template("alerts.html", alerts=rows, status=status)
+
+
+@bp.route("/instances/<int:instance_id>")
+@page_auth()
+def instance(instance_id: int) -> Any:
+    view = instance_view(instance_id, g.principal)
+    return render_template("instance.html", **view)
+
+
+@bp.route("/wall")
+@page_auth("leader", "operator", "admin", "designer")
+def wall_page() -> Any:
+    return render_template("wall.html", summary=wall.summary(db()))
