@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 from flask import Flask, request, session
-from flask_babel import Babel
+from flask_babel import Babel, get_locale
 
 from engine.config import settings
 
@@ -55,3 +55,4 @@ def init_app(app: Flask) -> None:
     app.config["BABEL_DEFAULT_TIMEZONE"] = settings().timezone
     Babel(app, locale_selector=select_locale)
     app.jinja_env.filters["localtime"] = localtime
+    app.jinja_env.globals["get_locale"] = get_locale

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Iterator
 from typing import Any
 
 from flask import Response, request
 from flask.views import MethodView
 from flask_smorest import Blueprint
+from redis.exceptions import RedisError
 
 from engine import bus, wall
 from web.auth import api_auth
@@ -17,6 +19,7 @@ from web.db import db
 PREFIX = ""
 blp = Blueprint("live", __name__, description="Live changes for the wall, the inbox and the app")
 KEEPALIVE_MS = 15_000
+log = logging.getLogger(__name__)
 
 
 def _sse(event: str, data: Any, event_id: str | None = None) -> str:
@@ -30,7 +33,12 @@ def changes(start_id: str, snapshot: dict[str, Any] | None) -> Iterator[str]:
         yield _sse("snapshot", snapshot, start_id)
     last = start_id
     while True:
-        entries = bus.read_after(last, KEEPALIVE_MS)
+        try:
+            entries = bus.read_after(last, KEEPALIVE_MS)
+        except RedisError:
+            # Redis went away (restart, shutdown): end the stream; the browser reconnects with Last-Event-ID.
+            log.warning("live stream ended: Redis is not reachable")
+            return
         if not entries:
             yield ": keepalive\n\n"
             continue

@@ -1,0 +1,163 @@
+"""The REST API: bad input gets a clear 4xx with {code, message, details}; auth and CSRF hold."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from sqlalchemy import func, select
+
+from engine import jobs
+from engine.models import Event
+from tests import factories
+
+
+def bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+def assert_error(resp, status: int, code: str | None = None) -> dict:
+    assert resp.status_code == status, resp.get_data(as_text=True)
+    body = resp.get_json()
+    assert set(body) == {"code", "message", "details"}
+    assert "Traceback" not in resp.get_data(as_text=True)
+    if code:
+        assert body["code"] == code
+    return body
+
+
+def login(client, username: str) -> str:
+    page = client.get("/login")
+    token = re.search(r'name="csrf_token" value="([^"]+)"', page.get_data(as_text=True)).group(1)
+    resp = client.post("/login", data={"username": username, "password": factories.PASSWORD, "csrf_token": token})
+    assert resp.status_code == 302, resp.get_data(as_text=True)
+    inbox = client.get("/inbox").get_data(as_text=True)
+    return re.search(r'<meta name="csrf-token" content="([^"]+)"', inbox).group(1)
+
+
+def test_openapi_lists_the_contract(client) -> None:
+    spec = client.get("/api/v1/openapi.json").get_json()
+    for path in ("/api/v1/events", "/api/v1/alerts", "/api/v1/tasks", "/api/v1/tasks/{task_id}/claim",
+                 "/api/v1/tasks/{task_id}/complete", "/api/v1/instances/{instance_id}", "/api/v1/stream"):
+        assert path in spec["paths"], path
+    docs = client.get("/api/v1/docs")
+    assert docs.status_code == 200 and b"/static/vendor/swagger-ui/" in docs.data
+
+
+def test_events_without_auth_or_with_a_bogus_token_are_refused(client) -> None:
+    assert_error(client.post("/api/v1/events", json={"events": [factories.aqi_event()]}), 401, "unauthorized")
+    assert_error(client.get("/api/v1/alerts", headers=bearer("nope")), 401, "unauthorized")
+
+
+@pytest.mark.parametrize("body, status, where", [
+    ('{"events": [{"broken": ', 400, None),
+    ('[]', 422, None),
+    ('{"events": []}', 422, "events"),
+    ('{"events": [{"source": "x"}]}', 422, "events"),
+    ('{"events": [{"source": "x", "type": "t", "sector": "s", "time": "2026-01-01T00:00:00", "values": {}}]}',
+     422, "time"),  # a time without a zone is ambiguous: refused
+    ('{"events": [{"source": "x", "type": "t", "sector": "s", "time": "yesterday", "values": 3}]}', 422, "values"),
+    ('{"events": [{"source": "x", "type": "t", "sector": "s", "time": "2026-01-01T00:00:00Z", "values": {},'
+     ' "surprise": 1}]}', 422, "surprise"),
+])
+def test_bad_event_batches(client, body: str, status: int, where: str | None) -> None:
+    tok = factories.token()
+    resp = client.post("/api/v1/events", data=body, content_type="application/json", headers=bearer(tok))
+    err = assert_error(resp, status)
+    if where:
+        assert where in str(err["details"])
+
+
+def test_idempotency_key_stores_an_event_once(client, session) -> None:
+    tok = factories.token()
+    event = factories.aqi_event(key="station-1:2026-11-25T10")
+    first = client.post("/api/v1/events", json={"events": [event, event]}, headers=bearer(tok)).get_json()
+    again = client.post("/api/v1/events", json={"events": [event]}, headers=bearer(tok)).get_json()
+    assert first["accepted"] == 1 and first["duplicates"] == 1
+    assert again == {"accepted": 0, "duplicates": 1, "ids": []}
+    assert session.scalar(select(func.count()).select_from(Event)) == 1
+
+
+def test_officer_cannot_post_events(client) -> None:
+    assert_error(client.post("/api/v1/events", json={"events": [factories.aqi_event()]},
+                             headers=bearer(factories.token("officer"))), 403, "forbidden")
+
+
+def test_cookie_session_needs_the_csrf_header_to_change_things(client) -> None:
+    factories.user("operator", "TT-IOC", name="op_csrf")
+    csrf = login(client, "op_csrf")
+    event = {"events": [factories.aqi_event()]}
+    assert_error(client.post("/api/v1/events", json=event), 400, "csrf_failed")
+    assert client.post("/api/v1/events", json=event, headers={"X-CSRFToken": csrf}).status_code == 202
+
+
+def test_tasks_over_the_api_not_yours_twice_and_bad_form(client) -> None:
+    factories.user("operator", "TT-IOC", name="op1")
+    factories.user("operator", "TT-IOC", name="op2")
+    ids = client.post("/api/v1/events", json={"events": [factories.aqi_event(aqi=199)]},
+                      headers=bearer(factories.token())).get_json()["ids"]
+    jobs.process_events(ids)
+
+    op2 = client.application.test_client()
+    csrf2 = login(op2, "op2")
+    csrf1 = login(client, "op1")
+    tasks = client.get("/api/v1/tasks?scope=department").get_json()
+    assert [t["bpmn_id"] for t in tasks] == ["triage"]
+    tid = tasks[0]["id"]
+    assert client.post(f"/api/v1/tasks/{tid}/claim", headers={"X-CSRFToken": csrf1}).get_json()["assignee"] == "op1"
+    assert_error(op2.post(f"/api/v1/tasks/{tid}/claim", headers={"X-CSRFToken": csrf2}), 409, "task_taken")
+    assert_error(op2.post(f"/api/v1/tasks/{tid}/complete", json={"values": {"department": "SO-NNMT"}},
+                          headers={"X-CSRFToken": csrf2}), 403)
+    bad = assert_error(client.post(f"/api/v1/tasks/{tid}/complete", json={"values": {"department": "NOPE", "due_in": "PT4H"}},
+                                   headers={"X-CSRFToken": csrf1}), 422, "invalid_form")
+    assert set(bad["details"]["fields"]) == {"department"}
+    ok = client.post(f"/api/v1/tasks/{tid}/complete", json={"values": {"department": "SO-NNMT", "due_in": "PT4H"}},
+                     headers={"X-CSRFToken": csrf1})
+    assert ok.status_code == 200 and ok.get_json()["status"] == "completed"
+    assert_error(client.post(f"/api/v1/tasks/{tid}/complete", json={"values": {"department": "SO-NNMT"}},
+                             headers={"X-CSRFToken": csrf1}), 409, "task_closed")
+    assert_error(client.post("/api/v1/tasks/999999/claim", headers={"X-CSRFToken": csrf1}), 404, "not_found")
+    inst = client.get(f"/api/v1/instances/{ok.get_json()['instance_id']}").get_json()
+    assert [t["bpmn_id"] for t in inst["tasks"]] == ["triage", "handle"]
+    assert "task.completed" in [h["action"] for h in inst["history"]]
+
+
+def test_officer_of_another_department_cannot_see_the_instance(client) -> None:
+    factories.user("officer", "SO-YT", name="yte")
+    ids = client.post("/api/v1/events", json={"events": [factories.aqi_event(aqi=199)]},
+                      headers=bearer(factories.token())).get_json()["ids"]
+    jobs.process_events(ids)
+    login(client, "yte")
+    alerts = client.get("/api/v1/alerts").get_json()
+    assert alerts == []  # officers see their own department's alerts only
+    ops = client.application.test_client()
+    factories.user("operator", "TT-IOC", name="op3")
+    login(ops, "op3")
+    instance_id = ops.get("/api/v1/alerts").get_json()[0]["instance_id"]
+    assert_error(client.get(f"/api/v1/instances/{instance_id}"), 403)
+
+
+def test_unknown_path_and_method(client) -> None:
+    assert_error(client.get("/api/v1/nothing-here"), 404)
+    assert_error(client.delete("/api/v1/events", headers=bearer(factories.token())), 405)
+
+
+def test_login_with_a_wrong_password_is_refused(client) -> None:
+    factories.user("leader", name="boss")
+    page = client.get("/login").get_data(as_text=True)
+    token = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
+    resp = client.post("/login", data={"username": "boss", "password": "wrong-one-123", "csrf_token": token})
+    assert resp.status_code == 401
+    assert client.get("/inbox").status_code == 302
+    no_csrf = client.post("/login", data={"username": "boss", "password": factories.PASSWORD})
+    assert no_csrf.status_code == 400
+
+
+def test_production_refuses_the_default_secret_key(tmp_path) -> None:
+    from tests.conftest import ioc, ioc_env
+
+    env = ioc_env(tmp_path / "var")
+    env.update(IOC_ENV="production")
+    env.pop("IOC_SECRET_KEY", None)
+    result = ioc("run", "--port", "1", env=env, check=False)
+    assert result.returncode == 1 and "IOC_SECRET_KEY" in result.stderr and "Traceback" not in result.stderr
