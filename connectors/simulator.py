@@ -55,12 +55,24 @@ def reading(station: Station, tick: int, rng: random.Random) -> dict[str, object
             "idempotency_key": f"{station.code}:{tick}:{int(time.time())}"}
 
 
+def _wait_until_up(session: requests.Session, base_url: str, timeout_s: float = 120) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        try:
+            if session.get(f"{base_url}/api/v1/openapi.json", timeout=2).ok:
+                return
+        except requests.RequestException:
+            pass
+        time.sleep(0.5)
+
+
 def run(base_url: str, token: str, interval_s: float = 5.0, seed: int | None = None) -> None:
     rng = random.Random(seed)  # noqa: S311 - simulated readings, not secrets
     session = requests.Session()
     session.headers["Authorization"] = f"Bearer {token}"
     tick = 0
     down = False
+    _wait_until_up(session, base_url)
     while True:
         batch = [reading(s, tick, rng) for s in STATIONS]
         try:

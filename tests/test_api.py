@@ -108,8 +108,9 @@ def test_tasks_over_the_api_not_yours_twice_and_bad_form(client) -> None:
     assert_error(op2.post(f"/api/v1/tasks/{tid}/claim", headers={"X-CSRFToken": csrf2}), 409, "task_taken")
     assert_error(op2.post(f"/api/v1/tasks/{tid}/complete", json={"values": {"department": "SO-NNMT"}},
                           headers={"X-CSRFToken": csrf2}), 403)
-    bad = assert_error(client.post(f"/api/v1/tasks/{tid}/complete", json={"values": {"department": "NOPE", "due_in": "PT4H"}},
-                                   headers={"X-CSRFToken": csrf1}), 422, "invalid_form")
+    wrong = {"values": {"department": "NOPE", "due_in": "PT4H"}}
+    bad = assert_error(client.post(f"/api/v1/tasks/{tid}/complete", json=wrong, headers={"X-CSRFToken": csrf1}),
+                       422, "invalid_form")
     assert set(bad["details"]["fields"]) == {"department"}
     ok = client.post(f"/api/v1/tasks/{tid}/complete", json={"values": {"department": "SO-NNMT", "due_in": "PT4H"}},
                      headers={"X-CSRFToken": csrf1})

@@ -14,7 +14,7 @@ from engine.config import settings
 from engine.db import transaction
 from engine.models import User
 from engine.org import add_user, create_token
-from web.server import prepare, serve
+from web.server import serve
 
 DEMO_USERS = (  # user name, role, department, full name
     ("lanhdao", "leader", None, "Lãnh đạo UBND tỉnh"),
@@ -48,7 +48,6 @@ def run_demo(host: str, port: int, simulate: bool = True) -> int:
     s = settings()
 
     def start_demo(env: dict[str, str]) -> list[subprocess.Popen[bytes]]:
-        prepare()
         users = seed_demo_users(s.data_dir)
         print(f"\nIOC demo — http://{host}:{port}")
         print("Demo users (user name / role / password):")
