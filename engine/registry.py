@@ -53,7 +53,7 @@ def latest(session: Session, process_key: str) -> ProcessDefinition:
     definition = session.scalar(select(ProcessDefinition).where(ProcessDefinition.process_key == process_key)
                                 .order_by(ProcessDefinition.version.desc()).limit(1))
     if definition is None:
-        raise NotFound(N_("No process %(key)s is deployed"), key=process_key)
+        raise NotFound(N_("Process %(key)s is not deployed"), key=process_key)
     return definition
 
 

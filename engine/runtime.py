@@ -83,7 +83,8 @@ def _sync_human_tasks(session: Session, instance: ProcessInstance, wf: BpmnWorkf
             continue
         row = _new_human_task(session, instance, instance.definition, task.task_spec.bpmn_id, guid, task.data)
         audit.record(session, "system", "task.created", "human_task", row.id, instance_id=instance.id,
-                     task=row.bpmn_id, role=row.candidate_role, department_id=row.candidate_department_id)
+                     task=row.bpmn_id, name=row.name, role=row.candidate_role,
+                     department_id=row.candidate_department_id)
         bus.publish(session, "task.created", task_id=row.id, instance_id=instance.id, name=row.name,
                     department_id=row.candidate_department_id, role=row.candidate_role)
 

@@ -74,8 +74,10 @@ def get_task(session: Session, task_id: int, principal: Principal, *, lock: bool
 
 
 def _check_open(task: HumanTask) -> None:
+    if task.status == "completed":
+        raise Conflict(N_("This task has already been completed"), code="task_closed")
     if task.status != "open":
-        raise Conflict(N_("This task is already %(status)s"), code="task_closed", status=task.status)
+        raise Conflict(N_("This task was cancelled: the process moved on without it"), code="task_closed")
 
 
 def _check_person(principal: Principal) -> int:
@@ -91,7 +93,7 @@ def claim_task(session: Session, task_id: int, principal: Principal) -> HumanTas
     if task.assignee_id == user_id:
         return task
     if task.assignee_id is not None:
-        raise Conflict(N_("This task is already taken by someone else"), code="task_taken")
+        raise Conflict(N_("This task is taken by someone else"), code="task_taken")
     task.assignee_id = user_id
     task.claimed_at = utcnow()
     audit.record(session, principal.name, "task.claimed", "human_task", task.id, instance_id=task.instance_id)

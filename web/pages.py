@@ -29,7 +29,9 @@ ROLE_LABELS = {"leader": N_("Leaders"), "officer": N_("Officers"), "operator": N
                "designer": N_("Process designers"), "admin": N_("Administrators")}
 ACTION_LABELS = {"instance.started": N_("Process started"), "instance.completed": N_("Process completed"),
                  "task.created": N_("Task created"), "task.claimed": N_("Task taken"),
-                 "task.completed": N_("Task completed")}
+                 "task.completed": N_("Task completed"), "alert.opened": N_("Alert opened"),
+                 "alert.in_handling": N_("Alert in handling"), "alert.assigned": N_("Alert assigned"),
+                 "alert.closed": N_("Alert closed")}
 
 
 @bp.app_context_processor

@@ -29,7 +29,7 @@ def instance_view(instance_id: int, who: Principal) -> dict[str, Any]:
         alert = instance.alert
         allowed = any(can_see(who, t) for t in rows) or (alert is not None and alert.department_id == who.department_id)
         if not allowed:
-            raise Forbidden("This process is not one your department takes part in")
+            raise Forbidden("Your department does not take part in this process")
     return {"instance": instance, "tasks": rows, "history": audit.history_of_instance(session, instance.id)}
 
 
