@@ -100,8 +100,6 @@ def add_user(session: Session, username: str, role: str, password: str, *, depar
         raise Invalid(N_("The password must have at least %(n)s characters"), n=MIN_PASSWORD_LENGTH)
     if session.scalar(select(User).where(User.username == username)) is not None:
         raise Conflict(N_("The user %(name)s already exists"), name=username)
-    if role == "officer" and not department_code:
-        raise Invalid(N_("An officer must belong to a department (--department CODE)"))
     dept = department_by_code(session, department_code) if department_code else None
     user = User(username=username, role_code=role, password_hash=hash_password(password),
                 department_id=dept.id if dept else None, full_name=full_name or username)
