@@ -80,3 +80,15 @@ def validate(fields: list[dict[str, Any]], submitted: dict[str, Any],
     if errors:
         raise Invalid(N_("Some fields are not valid"), code="invalid_form", details={"fields": errors})
     return clean
+
+
+def shown(fields: list[dict[str, Any]], values: dict[str, Any]) -> list[dict[str, Any]]:
+    """The submitted values as a person reads them: each field's label, and an option's name for its id."""
+    out = []
+    for field in fields:
+        if field["id"] not in values:
+            continue
+        value = values[field["id"]]
+        names = {o["id"]: o.get("name") or o["id"] for o in field.get("options") or []}
+        out.append({"id": field["id"], "label": field.get("label") or field["id"], "value": names.get(value, value)})
+    return out

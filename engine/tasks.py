@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 from engine import alerts, audit, bus, runtime
 from engine.db import utcnow
 from engine.errors import N_, Conflict, Forbidden, Invalid, NotFound
-from engine.forms import validate
+from engine.forms import shown, validate
 from engine.models import Department, HumanTask
 from engine.org import Principal
 
@@ -128,7 +128,7 @@ def complete_task(session: Session, task_id: int, principal: Principal, submitte
     if instance.alert is not None and "department" in values:
         alerts.assign_department(session, instance.alert, str(values["department"]), principal.name)
     audit.record(session, principal.name, "task.completed", "human_task", task.id, instance_id=instance.id,
-                 task=task.bpmn_id, name=task.name, values=values)
+                 task=task.bpmn_id, name=task.name, values=values, shown=shown(task.form, values))
     bus.publish(session, "task.completed", task_id=task.id, instance_id=instance.id, by=principal.name)
     runtime.advance(session, instance, wf, principal.name)
     if instance.status == "completed" and instance.alert is not None:

@@ -162,3 +162,17 @@ def test_production_refuses_the_default_secret_key(tmp_path) -> None:
     env.pop("IOC_SECRET_KEY", None)
     result = ioc("run", "--port", "1", env=env, check=False)
     assert result.returncode == 1 and "IOC_SECRET_KEY" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_logins_are_audited_without_the_password(client, session) -> None:
+    from engine.models import AuditEntry
+
+    factories.user("leader", name="audited")
+    login(client, "audited")
+    page = client.get("/login").get_data(as_text=True)
+    token = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
+    client.post("/login", data={"username": "audited", "password": "not-the-password", "csrf_token": token})
+    stmt = select(AuditEntry).where(AuditEntry.action.like("user.login%")).order_by(AuditEntry.id)
+    rows = list(session.scalars(stmt))
+    assert [r.action for r in rows] == ["user.login", "user.login_failed"]
+    assert all("not-the-password" not in str(r.details) for r in rows)

@@ -67,9 +67,11 @@ def login(page, server: Server, username: str) -> None:  # type: ignore[no-untyp
 
 
 def test_officer_completes_a_task_and_the_wall_updates(server: Server, browser) -> None:  # type: ignore[no-untyped-def]
-    for name, role, dept in (("trucban", "operator", "TT-IOC"), ("chuyenvien", "officer", "SO-NNMT")):
+    for name, role, dept, full in (("trucban", "operator", "TT-IOC", "Trực ban IOC"),
+                                   ("chuyenvien", "officer", "SO-NNMT", "Nguyễn Văn An"),
+                                   ("lanhdao", "leader", "VP-UBND", "Lê Thị Bình")):
         ioc("user", "add", name, "--role", role, "--department", dept, "--password", PASSWORD,
-            "--full-name", {"trucban": "Trực ban IOC", "chuyenvien": "Nguyễn Văn An"}[name], env=server.env)
+            "--full-name", full, env=server.env)
     token = ioc("token", "create", "sensors", "--role", "operator", env=server.env).stdout.strip()
     SHOTS.mkdir(parents=True, exist_ok=True)
 
@@ -127,5 +129,29 @@ def test_officer_completes_a_task_and_the_wall_updates(server: Server, browser) 
 
     wall.wait_for_function("document.querySelector('[data-k=tasks_open]').textContent === '2'", timeout=20000)
     wall.screenshot(path=str(SHOTS / "wall.png"))
+
+    # The officer reports; the leader accepts; the instance page shows it closed with its history.
+    page.click("#inbox tbody tr:has-text('Báo cáo kết quả xử lý') a")
+    page.fill("#f-report_text", "Nhà máy đã dừng lò; VN_AQI về mức trung bình sau 3 giờ.")
+    page.click("button[value=complete]")
+    page.wait_for_url(re.compile(r".*/inbox.*"))
     ctx.close()
+    leader_ctx = browser.new_context(viewport={"width": 1366, "height": 900}, locale="vi-VN")
+    leader = leader_ctx.new_page()
+    login(leader, server, "lanhdao")
+    leader.click("#inbox tbody tr:has-text('Lãnh đạo xem xét báo cáo') a")
+    leader.select_option("#f-decision", "accept")
+    leader.fill("#f-leader_comment", "Đồng ý. Tiếp tục theo dõi.")
+    leader.click("button[value=complete]")
+    leader.wait_for_url(re.compile(r".*/inbox.*"))
+    leader.goto(f"{server.base}/alerts?status=closed")
+    leader.click("#alerts tbody tr:has-text('TH-AQ-NGHISON') a")
+    leader.wait_for_selector("#instance-status.completed")
+    history = leader.inner_text("ol.history")
+    for step in ("Phân loại và giao xử lý", "Xử lý sự cố", "Báo cáo kết quả xử lý", "Lãnh đạo xem xét báo cáo"):
+        assert step in history
+    leader.screenshot(path=str(SHOTS / "instance.png"), full_page=True)
+    leader_ctx.close()
+    wall.wait_for_function("document.querySelector('[data-k=instances_completed]').textContent === '1'",
+                           timeout=20000)
     wall_ctx.close()

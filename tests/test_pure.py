@@ -129,3 +129,12 @@ def test_evaluate(r: Rule, o: Observation, expected_key: str | None) -> None:
 def test_firing_title_shows_the_value() -> None:
     firing = evaluate(rule(), obs({"aqi": 181}))
     assert firing is not None and firing.title == "AQI 181 at S1" and firing.value == 181
+
+
+def test_shown_values_use_labels_and_option_names() -> None:
+    from engine.forms import shown
+
+    fields = [{"id": "due_in", "label": "Thời hạn", "options": [{"id": "PT4H", "name": "4 giờ"}]},
+              {"id": "note", "label": "Ghi chú"}, {"id": "unused", "label": "x"}]
+    assert shown(fields, {"due_in": "PT4H", "note": "abc"}) == [
+        {"id": "due_in", "label": "Thời hạn", "value": "4 giờ"}, {"id": "note", "label": "Ghi chú", "value": "abc"}]

@@ -9,7 +9,7 @@ from flask import Blueprint, flash, g, redirect, render_template, request, sessi
 from flask_babel import gettext as _
 from sqlalchemy import select
 
-from engine import tasks, wall
+from engine import audit, tasks, wall
 from engine.db import utcnow
 from engine.errors import N_, Invalid
 from engine.models import Department
@@ -59,7 +59,11 @@ def home() -> Any:
 def login() -> Any:
     error = None
     if request.method == "POST":
-        user = authenticate(db(), request.form.get("username", "").strip(), request.form.get("password", ""))
+        username = request.form.get("username", "").strip()[:80]
+        user = authenticate(db(), username, request.form.get("password", ""))
+        audit.record(db(), username or "?", "user.login" if user else "user.login_failed", "user",
+                     user.id if user else "-", address=request.remote_addr)
+        db().commit()
         if user is None:
             error = _("Wrong user name or password")
         else:

@@ -1,0 +1,46 @@
+"""The schema: migrations and models agree; the organisation seed is Thanh Hóa's 2025 structure."""
+
+from __future__ import annotations
+
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+from sqlalchemy import func, inspect, select
+
+from engine.db import Base, get_engine, transaction
+from engine.models import Department, Role, Unit
+from engine.org import seed_organisation
+
+
+def test_models_and_migrations_agree() -> None:
+    with get_engine().connect() as conn:
+        diff = compare_metadata(MigrationContext.configure(conn, opts={"compare_type": True}), Base.metadata)
+    assert diff == []
+
+
+def test_constraints_are_named() -> None:
+    insp = inspect(get_engine())
+    for table in Base.metadata.tables:
+        for fk in insp.get_foreign_keys(table):
+            assert fk["name"], f"unnamed foreign key on {table}"
+        for uq in insp.get_unique_constraints(table):
+            assert uq["name"], f"unnamed unique constraint on {table}"
+
+
+def test_thanh_hoa_units_after_the_2025_reform(session) -> None:
+    province = session.scalar(select(Unit).where(Unit.kind == "province"))
+    assert (province.code, province.full_name) == ("38", "Tỉnh Thanh Hoá")
+    counts = dict(session.execute(select(Unit.kind, func.count()).where(Unit.parent_id == province.id)
+                                  .group_by(Unit.kind)).all())
+    assert counts == {"commune": 147, "ward": 19}
+    ham_rong = session.scalar(select(Unit).where(Unit.code == "14758"))
+    assert ham_rong.full_name == "Phường Hàm Rồng" and ham_rong.parent.code == "38"
+
+
+def test_departments_roles_and_idempotent_seed(session) -> None:
+    assert set(session.scalars(select(Role.code))) == {"leader", "officer", "operator", "designer", "admin"}
+    communes = session.scalar(select(func.count()).select_from(Department).where(Department.kind == "commune"))
+    assert communes == 166
+    nnmt = session.scalar(select(Department).where(Department.code == "SO-NNMT"))
+    assert nnmt.name == "Sở Nông nghiệp và Môi trường"
+    with transaction() as s:
+        assert seed_organisation(s) == {"roles": 0, "units": 0, "departments": 0}
