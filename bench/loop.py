@@ -36,13 +36,13 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager, suppress
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 import requests  # noqa: E402
-from sqlalchemy import Engine, MetaData, create_engine, event, text  # noqa: E402
+from sqlalchemy import Engine, MetaData, Table, create_engine, event, text  # noqa: E402
 
 from engine.models import Event  # noqa: E402  - only the table definition is used, for the baseline
 
@@ -309,7 +309,8 @@ def baseline_insert(url: str, rows: list[dict[str, Any]], batch: int, scratch: s
                     ) -> float:
     """Plain Core insert of the same rows, one transaction per batch, into a copy of ``events``."""
     md = MetaData()
-    table = Event.__table__.to_metadata(md, schema=scratch)
+    events = cast(Table, Event.__table__)
+    table = events.to_metadata(md, schema=scratch) if scratch else events.to_metadata(md)
     if url.startswith("sqlite"):
         eng = create_engine(f"sqlite:///{raw_path}")
         event.listen(eng, "connect", _sqlite_like_product)
@@ -370,6 +371,17 @@ def log_findings(log: Path) -> tuple[int, int, int, str]:
     return tracebacks, len(sweeps), sum(int(n) for n in sweeps), first
 
 
+def wait_drained(redis_url: str, timeout: float) -> tuple[float, int]:
+    """Wait for the ``ioc`` queue to empty (jobs the sweeper added for events evaluated meanwhile);
+    returns (seconds waited, jobs still queued)."""
+    t0 = time.perf_counter()
+    while True:
+        queued = redis_facts(redis_url)[1]
+        if queued == 0 or time.perf_counter() - t0 > timeout:
+            return time.perf_counter() - t0, queued
+        time.sleep(0.1)
+
+
 def redis_facts(url: str) -> tuple[str, int, int]:
     """(redis version, jobs still queued, failed jobs) of the ``ioc`` queue."""
     from redis import Redis
@@ -400,9 +412,9 @@ def sigterm_as_interrupt() -> Iterator[None]:
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--events", type=int, default=3000, help="events posted for the throughput run (default 3000)")
+    p.add_argument("--events", type=int, default=10000, help="events posted for the throughput run (default 10000)")
     p.add_argument("--batch", type=int, default=100, help="events per POST, 1..1000 (default 100)")
-    p.add_argument("--latency-samples", type=int, default=20, help="POST-to-task samples (default 20)")
+    p.add_argument("--latency-samples", type=int, default=30, help="POST-to-task samples (default 30)")
     p.add_argument("--hot-share", type=float, default=0.05,
                    help="share of events above the threshold (default 0.05); ~5 per entity, so "
                         "events*share/5 alerts and processes are opened")
@@ -444,6 +456,12 @@ def main(argv: list[str] | None = None) -> int:
             if args.keep_log:
                 with suppress(OSError):
                     shutil.copyfile(srv.log, args.keep_log)
+        if state.get("redis_url_external"):
+            with suppress(Exception):
+                from redis import Redis
+                from rq import Queue
+
+                Queue("ioc", connection=Redis.from_url(state["redis_url_external"])).empty()
         if admin is not None:
             with suppress(Exception), admin.begin() as conn:
                 for schema in state.get("schemas", []):
@@ -464,6 +482,7 @@ def _bench(args: argparse.Namespace, run: str, tmp: Path, state: dict[str, Any])
             raise BenchError(f"cannot reach IOC_REDIS_URL: {exc.__class__.__name__}: {exc}") from exc
         if queued:
             raise BenchError(f"the ioc queue in {redis_url} holds {queued} jobs; use an empty Redis database")
+        state["redis_url_external"] = redis_url  # its ioc queue is emptied at the end: the jobs were ours
         schema, raw_schema = f"ioc_bench_{run}", f"ioc_bench_{run}_raw"
         admin = state["admin"] = create_engine(pg_url(db_url))
         try:
@@ -512,8 +531,9 @@ def _bench(args: argparse.Namespace, run: str, tmp: Path, state: dict[str, Any])
     base_s = baseline_insert(server_db if args.postgres else "sqlite", as_rows(events), args.batch, raw_schema,
                              tmp / "raw.db")
 
+    drain_s, queued = wait_drained(redis_url, 60)
+    _, _, failed = redis_facts(redis_url)
     problems = integrity(reader, run, hot_entities, hot_events, len(lat))
-    _, queued, failed = redis_facts(redis_url)
     tracebacks, sweeps, reenqueued, first_tb = log_findings(srv.log)
 
     n = args.events
@@ -537,8 +557,11 @@ def _bench(args: argparse.Namespace, run: str, tmp: Path, state: dict[str, Any])
     elif args.latency_samples:
         print(f"(b) no triage task appeared within {LATENCY_TIMEOUT_S} s for any of {timeouts} samples")
     print()
-    print(f"checks  : {'OK' if not problems else '; '.join(problems)}; queue left {queued}, failed jobs {failed}, "
-          f"tracebacks in server log {tracebacks}, sweeper passes {sweeps} ({reenqueued} events re-enqueued)")
+    print(f"checks  : {'OK' if not problems else '; '.join(problems)}; failed jobs {failed}, "
+          f"tracebacks in server log {tracebacks}")
+    print(f"sweeper : {sweeps} passes re-enqueued {reenqueued} not-yet-evaluated events; "
+          f"the queue was empty {drain_s:.1f} s after the last event was evaluated"
+          + (f" (still {queued} jobs after 60 s)" if queued else ""))
     if first_tb:
         print("first traceback in the server log:\n" + first_tb)
     return 1 if problems or tracebacks or failed or timeouts else 0

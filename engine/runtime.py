@@ -51,6 +51,7 @@ def start_process(session: Session, process_key: str, variables: dict[str, Any],
     session.flush()
     audit.record(session, actor, "instance.started", "process_instance", instance.id, instance_id=instance.id,
                  process=process_key, version=definition.version, business_key=business_key)
+    bus.publish(session, "instance.started", instance_id=instance.id, process=process_key)
     advance(session, instance, wf, actor)
     return instance
 

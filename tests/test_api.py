@@ -42,6 +42,8 @@ def test_openapi_lists_the_contract(client) -> None:
         assert path in spec["paths"], path
     docs = client.get("/api/v1/docs")
     assert docs.status_code == 200 and b"/static/vendor/swagger-ui/" in docs.data
+    bundle = client.get("/static/vendor/swagger-ui/swagger-ui-bundle.js")  # served locally, from npm
+    assert bundle.status_code == 200 and len(bundle.data) > 100_000
 
 
 def test_events_without_auth_or_with_a_bogus_token_are_refused(client) -> None:
