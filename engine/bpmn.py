@@ -11,6 +11,7 @@ import json
 import re
 from dataclasses import dataclass, field
 from functools import lru_cache
+from pathlib import Path
 from typing import Any
 
 from lxml import etree
@@ -108,6 +109,22 @@ def task_catalog(process_node: etree._Element, lanes: dict[str, str | None]) -> 
     return catalog
 
 
+def check_catalog(catalog: dict[str, dict[str, Any]], filename: str) -> None:
+    """Static due dates and priorities must mean something; ``${...}`` values are checked at run time."""
+    from engine.isotime import parse_datetime, parse_duration
+
+    for task_id, meta in catalog.items():
+        for attr in ("due_date", "follow_up_date"):
+            text = meta.get(attr)
+            if text and "${" not in text and parse_duration(text) is None and parse_datetime(text) is None:
+                raise _fail(N_("%(value)s is not an ISO 8601 duration or date-time"), filename, meta["line"],
+                            task_id, value=text)
+        prio = meta.get("priority")
+        if prio and "${" not in prio and not prio.strip().isdigit():
+            raise _fail(N_("The priority %(value)s is not a whole number"), filename, meta["line"], task_id,
+                        value=prio)
+
+
 def _lanes(process_node: etree._Element) -> dict[str, str | None]:
     lanes: dict[str, str | None] = {}
     for lane in process_node.iter(f"{{{BPMN_NS}}}lane"):
@@ -116,9 +133,45 @@ def _lanes(process_node: etree._Element) -> dict[str, str | None]:
     return lanes
 
 
+def executable_process_ids(directory: Path) -> set[str]:
+    """The ids of the executable processes in a folder of BPMN files (for cross-checking rule files)."""
+    ids: set[str] = set()
+    for path in sorted(directory.glob("*.bpmn")):
+        try:
+            tree = parse_xml(path.read_bytes(), path.name)
+        except DeployError:
+            continue
+        ids |= {p.get("id") for p in tree.getroot().iterfind("bpmn:process", NS) if p.get("isExecutable") == "true"}
+    return ids
+
+
+def check_ids(tree: etree._ElementTree, filename: str) -> None:
+    """Every id unique in the file (form fields included: the engine finds elements by id), and every
+    sequence flow pointing at an element that exists."""
+    seen: dict[str, int] = {}
+    for node in tree.getroot().iter():
+        if not isinstance(node.tag, str):
+            continue
+        ns = etree.QName(node).namespace
+        node_id = node.get("id")
+        if node_id is None or ns not in (BPMN_NS, CAMUNDA_NS) or etree.QName(node).localname in ("value", "property"):
+            continue
+        if node_id in seen:
+            raise _fail(N_("The id %(id)s is used twice (first on line %(first)s); ids must be unique in a file"),
+                        filename, node.sourceline, node_id, id=node_id, first=seen[node_id])
+        seen[node_id] = node.sourceline or 0
+    for flow in tree.getroot().iter(f"{{{BPMN_NS}}}sequenceFlow"):
+        for attr in ("sourceRef", "targetRef"):
+            ref = flow.get(attr)
+            if ref not in seen:
+                raise _fail(N_("The sequence flow %(flow)s points at %(ref)s, which is not in the file"), filename,
+                            flow.sourceline, flow.get("id"), flow=flow.get("id"), ref=ref)
+
+
 def parse_process_file(content: bytes, filename: str) -> list[ParsedProcess]:
     """Check a BPMN file and return its executable processes, ready to store."""
     tree = parse_xml(content, filename)
+    check_ids(tree, filename)
     quote_bare_timers(tree)
     parser = CamundaParser()
     try:
@@ -143,9 +196,10 @@ def parse_process_file(content: bytes, filename: str) -> list[ParsedProcess]:
         except (NotImplementedError, KeyError, AttributeError, TypeError) as exc:
             raise _fail(N_("The engine cannot run this model: %(reason)s"), filename,
                         node.sourceline if node is not None else None, pid, reason=str(exc)) from None
+        catalog = task_catalog(node, _lanes(node)) if node is not None else {}
+        check_catalog(catalog, filename)
         result.append(ParsedProcess(process_key=pid, name=(node.get("name") if node is not None else None) or pid,
-                                    spec_json=spec_json,
-                                    tasks=task_catalog(node, _lanes(node)) if node is not None else {}))
+                                    spec_json=spec_json, tasks=catalog))
     return result
 
 

@@ -14,7 +14,8 @@ from sqlalchemy.orm import Session
 
 from engine import audit, bus
 from engine.db import utcnow
-from engine.models import Event
+from engine.errors import N_, Invalid
+from engine.models import Event, Unit
 from engine.queue import enqueue_after_commit
 
 EVALUATE_JOB = "engine.jobs.process_events"
@@ -53,8 +54,21 @@ def _insert_ignoring_duplicates(session: Session, rows: list[dict[str, Any]]) ->
     session.execute(insert(Event).on_conflict_do_nothing(index_elements=["source", "idempotency_key"]), rows)
 
 
+def check_units(session: Session, batch: list[IncomingEvent]) -> None:
+    """Refuse the batch when an event names an administrative unit that does not exist."""
+    codes = {e.unit for e in batch if e.unit}
+    if not codes:
+        return
+    known = set(session.scalars(select(Unit.code).where(Unit.code.in_(codes))))
+    bad = {str(i): {"unit": [N_("unknown administrative unit code")]} for i, e in enumerate(batch)
+           if e.unit and e.unit not in known}
+    if bad:
+        raise Invalid(N_("Some events name an unknown administrative unit"), details={"fields": {"events": bad}})
+
+
 def ingest_events(session: Session, batch: list[IncomingEvent], actor: str) -> IngestResult:
     """Store a batch; events already stored (same source and key) are counted, not stored again."""
+    check_units(session, batch)
     now = utcnow()
     keyed = {(e.source, e.key()): e for e in batch}
     existing = set()

@@ -10,15 +10,18 @@ from __future__ import annotations
 import logging
 import os
 from datetime import timedelta
+from typing import Any
 
 from sqlalchemy import select, update
+from sqlalchemy.orm import Session
 
-from engine import alerts, runtime
+from engine import alerts, audit, runtime
 from engine.config import settings
 from engine.db import transaction, utcnow
+from engine.errors import EngineError
 from engine.evaluation import Observation, evaluate_all
 from engine.events import EVALUATE_JOB
-from engine.models import Event
+from engine.models import Alert, Event
 from engine.queue import get_queue
 from engine.rules import current_rules
 
@@ -28,11 +31,18 @@ SWEEP_BATCH = 500
 
 
 def process_events(event_ids: list[int]) -> int:
-    """Evaluate each event once; returns how many this call evaluated."""
+    """Evaluate each event once; returns how many this call evaluated.
+
+    An event whose evaluation fails unexpectedly stays unclaimed (the sweeper retries it later) and
+    does not hold back the rest of the batch.
+    """
     done = 0
     for event_id in event_ids:
-        if process_event(event_id):
-            done += 1
+        try:
+            if process_event(event_id):
+                done += 1
+        except Exception:  # noqa: BLE001 - logged with its id; the other events go on
+            log.exception("event %s: evaluation failed; it will be retried", event_id)
     return done
 
 
@@ -51,13 +61,26 @@ def process_event(event_id: int) -> bool:
             alert, new = alerts.open_alert(session, firing)
             scenario = firing.scenario
             if new and scenario.get("process"):
-                variables = {**(scenario.get("variables") or {}), "alert_id": alert.id, "title": alert.title,
-                             "severity": alert.severity, "sector": alert.sector, "entity": alert.entity,
-                             "value": alert.value}
-                instance = runtime.start_process(session, scenario["process"], variables, actor="rules",
-                                                 business_key=f"alert:{alert.id}", alert=alert)
-                alerts.mark_in_handling(session, alert, instance.id, "rules")
+                start_scenario(session, alert, scenario)
     return True
+
+
+def start_scenario(session: Session, alert: Alert, scenario: dict[str, Any]) -> None:
+    """Start the alert's process. If it cannot start (process not deployed, say), the alert stays
+    open and firing with the reason recorded, for a person to act on; the event is not lost."""
+    variables = {**(scenario.get("variables") or {}), "alert_id": alert.id, "title": alert.title,
+                 "severity": alert.severity, "sector": alert.sector, "entity": alert.entity, "value": alert.value}
+    try:
+        with session.begin_nested():
+            instance = runtime.start_process(session, scenario["process"], variables, actor="rules",
+                                             business_key=f"alert:{alert.id}", alert=alert)
+    except EngineError as exc:
+        alert.details = {**alert.details, "scenario_error": str(exc)}
+        audit.record(session, "rules", "alert.scenario_failed", "alert", alert.id, process=scenario["process"],
+                     reason=str(exc))
+        log.warning("alert %s: scenario %s not started: %s", alert.id, scenario["process"], exc)
+        return
+    alerts.mark_in_handling(session, alert, instance.id, "rules")
 
 
 def sweep() -> int:

@@ -10,6 +10,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from engine import audit
+from engine.db import utcnow
 from engine.errors import N_, Conflict, Invalid, NotFound
 from engine.models import ROLES, ApiToken, Department, Role, Unit, User
 from engine.security import hash_password, new_token, token_digest, verify_password
@@ -133,6 +134,18 @@ def create_token(session: Session, name: str, role: str, *, department_code: str
     session.flush()
     audit.record(session, actor, "token.created", "api_token", row.id, name=name, role=role)
     return token
+
+
+def revoke_tokens(session: Session, name: str, actor: str = "system") -> int:
+    """Revoke every live token of that name; returns how many."""
+    rows = list(session.scalars(select(ApiToken).where(ApiToken.name == name, ApiToken.revoked_at.is_(None))))
+    if not rows:
+        raise NotFound(N_("No live token named %(name)s"), name=name)
+    now = utcnow()
+    for row in rows:
+        row.revoked_at = now
+        audit.record(session, actor, "token.revoked", "api_token", row.id, name=name)
+    return len(rows)
 
 
 def principal_for_token(session: Session, token: str) -> Principal | None:

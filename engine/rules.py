@@ -90,6 +90,13 @@ def rule_files(directory: Path) -> list[Path]:
     return sorted([*directory.glob("*.yaml"), *directory.glob("*.yml")])
 
 
+def check_scenarios(rules: list[Rule], processes: set[str]) -> list[Problem]:
+    """Each rule's scenario names a process that exists."""
+    return [Problem(r.file, r.line, f"rule {r.id!r}: scenario process {r.scenario['process']!r} is not in "
+                    f"the processes folder ({', '.join(sorted(processes)) or 'none'})")
+            for r in rules if r.scenario.get("process") and r.scenario["process"] not in processes]
+
+
 def check_directory(directory: Path) -> tuple[list[Rule], list[Problem]]:
     rules: list[Rule] = []
     problems: list[Problem] = []

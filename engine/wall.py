@@ -33,6 +33,8 @@ def summary(session: Session) -> dict[str, Any]:
         HumanTask.status == "open", HumanTask.due_at >= now, HumanTask.due_at < now + timedelta(hours=4)))
     alerts_today = session.scalar(select(func.count()).select_from(Alert).where(Alert.created_at >= today))
     closed_today = session.scalar(select(func.count()).select_from(Alert).where(Alert.closed_at >= today))
+    completed_today = session.scalar(select(func.count()).select_from(ProcessInstance)
+                                     .where(ProcessInstance.ended_at >= today))
     latest = session.scalars(select(Alert).order_by(Alert.id.desc()).limit(8))
     return {
         "alerts_open": sum(by_severity.values()),
@@ -44,6 +46,7 @@ def summary(session: Session) -> dict[str, Any]:
         "tasks_due_soon": due_soon or 0,
         "instances_running": by_status.get("running", 0),
         "instances_completed": by_status.get("completed", 0),
+        "instances_completed_today": completed_today or 0,
         "latest_alerts": [{"id": a.id, "title": a.title, "severity": a.severity, "status": a.status,
                            "count": a.count, "last_seen": a.last_seen.isoformat()} for a in latest],
         "at": now.isoformat(),

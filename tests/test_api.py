@@ -178,3 +178,50 @@ def test_logins_are_audited_without_the_password(client, session) -> None:
     rows = list(session.scalars(stmt))
     assert [r.action for r in rows] == ["user.login", "user.login_failed"]
     assert all("not-the-password" not in str(r.details) for r in rows)
+
+
+def test_unknown_unit_code_is_refused_and_known_one_accepted(client) -> None:
+    tok = factories.token()
+    bad = client.post("/api/v1/events", json={"events": [factories.aqi_event(unit="99999")]}, headers=bearer(tok))
+    err = assert_error(bad, 422)
+    assert err["details"]["fields"]["events"]["0"]["unit"]
+    ok = client.post("/api/v1/events", json={"events": [factories.aqi_event(unit="14758")]}, headers=bearer(tok))
+    assert ok.status_code == 202
+
+
+def test_a_body_that_is_not_declared_json_gets_415(client) -> None:
+    resp = client.post("/api/v1/events", data='{"events": []}', content_type="text/plain",
+                       headers=bearer(factories.token()))
+    assert_error(resp, 415, "unsupported_media_type")
+
+
+def test_alert_json_has_null_department_before_triage(client) -> None:
+    ids = client.post("/api/v1/events", json={"events": [factories.aqi_event(aqi=170)]},
+                      headers=bearer(factories.token())).get_json()["ids"]
+    jobs.process_events(ids)
+    (alert,) = client.get("/api/v1/alerts", headers=bearer(factories.token("leader"))).get_json()
+    assert alert["department"] is None and alert["instance_id"] is not None
+
+
+def test_revoked_token_is_refused(client, tmp_path) -> None:
+    from tests.conftest import ioc
+
+    env = dict(__import__("os").environ)
+    tok = ioc("token", "create", "gateway-x", "--role", "operator", env=env).stdout.strip()
+    assert client.get("/api/v1/alerts", headers=bearer(tok)).status_code == 200
+    assert "1 token(s)" in ioc("token", "revoke", "gateway-x", env=env).stdout
+    assert_error(client.get("/api/v1/alerts", headers=bearer(tok)), 401)
+    again = ioc("token", "revoke", "gateway-x", env=env, check=False)
+    assert again.returncode == 1 and "Traceback" not in again.stderr
+
+
+def test_officers_follow_only_their_own_work_on_the_stream() -> None:
+    from engine.org import Principal
+    from web.api.stream import visible_change
+
+    officer = Principal(name="o", role="officer", department_id=7, user_id=1)
+    operator = Principal(name="p", role="operator", user_id=2)
+    assert visible_change(officer, {"kind": "task.created", "department_id": 7})
+    assert not visible_change(officer, {"kind": "task.created", "department_id": 8, "role": None})
+    assert not visible_change(officer, {"kind": "alert.opened", "title": "secret"})
+    assert visible_change(operator, {"kind": "alert.opened", "title": "x"})

@@ -93,3 +93,28 @@ def test_cli_deploy_names_file_and_line(tmp_path) -> None:
     assert "Traceback" not in result.stderr
     ok = ioc("process", "deploy", str(ROOT / "processes" / "incident.bpmn"), env=ioc_env(tmp_path / "var"))
     assert "incident v" in ok.stdout
+
+
+def test_a_form_field_reusing_an_element_id_is_refused_with_both_lines(session) -> None:
+    content = minimal().replace(
+        b'camunda:candidateGroups="role:officer">',
+        b'camunda:candidateGroups="role:officer"><bpmn:extensionElements><camunda:formData>'
+        b'<camunda:formField id="work" type="string" /></camunda:formData></bpmn:extensionElements>')
+    with pytest.raises(DeployError) as err:
+        registry.deploy(session, content, "dup.bpmn")
+    assert err.value.details == {"file": "dup.bpmn", "line": 6, "element": "work"}
+    assert "used twice" in str(err.value)
+
+
+def test_a_flow_to_a_missing_element_names_the_flow(session) -> None:
+    with pytest.raises(DeployError) as err:
+        registry.deploy(session, minimal(target="nowhere"), "m.bpmn")
+    assert err.value.details == {"file": "m.bpmn", "line": 10, "element": "f2"}
+
+
+def test_a_static_due_date_that_means_nothing_is_refused(session) -> None:
+    content = minimal().replace(b'camunda:candidateGroups="role:officer"',
+                                b'camunda:candidateGroups="role:officer" camunda:dueDate="tomorrow"')
+    with pytest.raises(DeployError) as err:
+        registry.deploy(session, content, "due.bpmn")
+    assert err.value.details == {"file": "due.bpmn", "line": 6, "element": "work"} and "tomorrow" in str(err.value)

@@ -152,6 +152,6 @@ def test_officer_completes_a_task_and_the_wall_updates(server: Server, browser) 
         assert step in history
     leader.screenshot(path=str(SHOTS / "instance.png"), full_page=True)
     leader_ctx.close()
-    wall.wait_for_function("document.querySelector('[data-k=instances_completed]').textContent === '1'",
+    wall.wait_for_function("document.querySelector('[data-k=instances_completed_today]').textContent === '1'",
                            timeout=20000)
     wall_ctx.close()

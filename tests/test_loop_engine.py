@@ -119,3 +119,25 @@ def test_whole_loop_with_a_returned_report(session) -> None:
     ingest(factories.incoming(aqi=220))
     session.rollback()
     assert session.scalar(select(func.count()).select_from(Alert)) == 2
+
+
+def test_a_scenario_that_cannot_start_keeps_the_alert_and_the_rest_of_the_batch(session, tmp_path,
+                                                                               monkeypatch) -> None:
+    from engine.config import settings
+
+    rules_dir = tmp_path / "rules"
+    rules_dir.mkdir()
+    (rules_dir / "x.yaml").write_text((settings().rules_dir / "environment.yaml").read_text()
+                                      .replace("process: incident", "process: not_deployed", 1))
+    monkeypatch.setenv("IOC_RULES_DIR", str(rules_dir))
+    settings.cache_clear()
+    try:
+        ingest(factories.incoming(aqi=199, entity="A"), factories.incoming(aqi=199, entity="B"))
+    finally:
+        monkeypatch.delenv("IOC_RULES_DIR")
+        settings.cache_clear()
+    session.rollback()
+    alerts = list(session.scalars(select(Alert).order_by(Alert.entity)))
+    assert [(a.entity, a.status) for a in alerts] == [("A", "firing"), ("B", "firing")]
+    assert "not_deployed" in alerts[0].details["scenario_error"]
+    assert session.scalar(select(func.count()).select_from(Event).where(Event.processed_at.is_(None))) == 0

@@ -60,3 +60,11 @@ def test_cli_rules_check(tmp_path: Path) -> None:
     assert bad.returncode == 1
     assert f"{tmp_path / 'rules' / 'env.yaml'}:8:" in bad.stderr
     assert "Traceback" not in bad.stderr
+
+
+def test_cli_flags_a_scenario_whose_process_does_not_exist(tmp_path: Path) -> None:
+    (tmp_path / "rules").mkdir()
+    text = GOOD + "    scenario:\n      process: no_such_process\n"
+    (tmp_path / "rules" / "x.yaml").write_text(text)
+    bad = ioc("rules", "check", str(tmp_path / "rules"), env=ioc_env(tmp_path / "var"), check=False)
+    assert bad.returncode == 1 and "no_such_process" in bad.stderr and ":2:" in bad.stderr

@@ -28,7 +28,7 @@ def test_constraints_are_named() -> None:
 
 def test_thanh_hoa_units_after_the_2025_reform(session) -> None:
     province = session.scalar(select(Unit).where(Unit.kind == "province"))
-    assert (province.code, province.full_name) == ("38", "Tỉnh Thanh Hoá")
+    assert (province.code, province.full_name) == ("38", "Tỉnh Thanh Hóa")
     counts = dict(session.execute(select(Unit.kind, func.count()).where(Unit.parent_id == province.id)
                                   .group_by(Unit.kind)).all())
     assert counts == {"commune": 147, "ward": 19}

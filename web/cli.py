@@ -60,6 +60,16 @@ def _cmd_token_create(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_token_revoke(args: argparse.Namespace) -> int:
+    from engine.db import transaction
+    from engine.org import revoke_tokens
+
+    with transaction() as session:
+        count = revoke_tokens(session, args.name, actor="cli")
+    print(f"{count} token(s) named {args.name} revoked")
+    return 0
+
+
 def _cmd_process_deploy(args: argparse.Namespace) -> int:
     from engine import registry
     from engine.db import transaction
@@ -85,14 +95,16 @@ def _cmd_process_list(_args: argparse.Namespace) -> int:
 
 
 def _cmd_rules_check(args: argparse.Namespace) -> int:
+    from engine.bpmn import executable_process_ids
     from engine.config import settings
-    from engine.rules import check_directory, check_text
+    from engine.rules import check_directory, check_scenarios, check_text
 
     target = Path(args.path) if args.path else settings().rules_dir
     if target.is_file():
         rules, problems = check_text(target.read_text(encoding="utf-8"), str(target))
     else:
         rules, problems = check_directory(target)
+    problems += check_scenarios(rules, executable_process_ids(settings().processes_dir))
     for p in problems:
         print(p, file=sys.stderr)
     if problems:
@@ -139,6 +151,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("name")
     p.add_argument("--role", required=True)
     p.add_argument("--department")
+    p = add("revoke", _cmd_token_revoke, "revoke the tokens of that name", token)
+    p.add_argument("name")
 
     proc = sub.add_parser("process", help="BPMN processes").add_subparsers(dest="process_command", required=True,
                                                                            metavar="ACTION")

@@ -23,6 +23,17 @@ def translate(message: str, params: dict[str, Any] | None = None) -> str:
     return gettext(message, **(params or {}))
 
 
+def translate_tree(value: Any) -> Any:
+    """Translate the messages in a nested structure of field errors."""
+    if isinstance(value, str):
+        return gettext(value)
+    if isinstance(value, list):
+        return [translate_tree(v) for v in value]
+    if isinstance(value, dict):
+        return {k: translate_tree(v) for k, v in value.items()}
+    return value
+
+
 def body(status: int, code: str, message: str, details: dict[str, Any] | None = None) -> tuple[Response, int]:
     return jsonify({"code": code, "message": message, "details": details or {}}), status
 
@@ -66,7 +77,7 @@ def init_app(app: Flask) -> None:
     def _engine_error(err: EngineError) -> Any:
         details = dict(err.details)
         if "fields" in details:
-            details["fields"] = {k: gettext(v) for k, v in details["fields"].items()}
+            details["fields"] = translate_tree(details["fields"])
         return _respond(err.status, err.code, translate(err.message, err.params), details)
 
     @app.errorhandler(CSRFError)

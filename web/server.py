@@ -61,7 +61,7 @@ def serve(host: str, port: int, *, before_serve: Starter | None = None, workers:
         from web.app import create_app
 
         log.info("IOC serving on http://%s:%d", host, port)
-        waitress_serve(create_app(), host=host, port=port, threads=64, channel_timeout=120,
+        waitress_serve(create_app(), host=host, port=port, threads=256, channel_timeout=120,
                        connection_limit=500, ident="IOC")
     except KeyboardInterrupt:
         log.info("stopping")

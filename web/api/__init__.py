@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
-from flask import Flask
+from flask import Flask, request
 from flask_wtf.csrf import CSRFProtect
 
+from engine.errors import EngineError
 from web.errors import IocApi
+
+
+class NotJson(EngineError):
+    status = 415
+    code = "unsupported_media_type"
 
 
 def init_app(app: Flask, csrf: CSRFProtect) -> IocApi:
@@ -30,6 +36,15 @@ def init_app(app: Flask, csrf: CSRFProtect) -> IocApi:
         },
     )
     api = IocApi(app)
+
+    @app.before_request
+    def _json_only() -> None:
+        """A body sent to the API must say it is JSON (or a multipart upload), rather than be ignored."""
+        if not request.path.startswith("/api/") or request.method not in ("POST", "PUT", "PATCH"):
+            return
+        if request.content_length and not (request.is_json or request.mimetype == "multipart/form-data"):
+            raise NotJson("Send the body as JSON (Content-Type: application/json)",
+                          details={"content_type": request.mimetype})
     for module in (events, alerts, tasks, instances, processes, org, stream):
         # The API checks CSRF itself, for cookie sessions only (X-CSRFToken); bearer tokens need none.
         csrf.exempt(module.blp)

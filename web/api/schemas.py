@@ -5,6 +5,13 @@ from __future__ import annotations
 from marshmallow import RAISE, Schema, fields, validate
 
 
+def code_of(path: str) -> fields.Function:
+    """``department.code`` and the like, as null (not absent) when the relation is empty."""
+    first, attr = path.split(".")
+    return fields.Function(lambda obj: getattr(getattr(obj, first), attr) if getattr(obj, first) else None,
+                           allow_none=True)
+
+
 class Strict(Schema):
     class Meta:
         unknown = RAISE
@@ -65,7 +72,7 @@ class AlertOut(Schema):
     last_seen = fields.DateTime()
     closed_at = fields.DateTime(allow_none=True)
     instance_id = fields.Integer(allow_none=True)
-    department = fields.String(attribute="department.code", allow_none=True)
+    department = code_of("department.code")
 
 
 class FormFieldOut(Schema):
@@ -94,8 +101,8 @@ class TaskOut(Schema):
     lane = fields.String(allow_none=True)
     status = fields.String()
     candidate_role = fields.String(allow_none=True)
-    candidate_department = fields.String(attribute="candidate_department.code", allow_none=True)
-    assignee = fields.String(attribute="assignee.username", allow_none=True)
+    candidate_department = code_of("candidate_department.code")
+    assignee = code_of("assignee.username")
     priority = fields.Integer()
     due_at = fields.DateTime(allow_none=True)
     created_at = fields.DateTime()
@@ -149,7 +156,7 @@ class UnitOut(Schema):
     full_name = fields.String()
     name_en = fields.String()
     kind = fields.String()
-    parent = fields.String(attribute="parent.code", allow_none=True)
+    parent = code_of("parent.code")
 
 
 class DepartmentOut(Schema):
@@ -164,7 +171,7 @@ class UserOut(Schema):
     username = fields.String()
     full_name = fields.String()
     role = fields.String(attribute="role_code")
-    department = fields.String(attribute="department.code", allow_none=True)
+    department = code_of("department.code")
     active = fields.Boolean()
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import threading
 from collections.abc import Iterator
 from typing import Any
 
@@ -13,12 +14,18 @@ from flask_smorest import Blueprint
 from redis.exceptions import RedisError
 
 from engine import bus, wall
-from web.auth import api_auth
+from engine.errors import EngineError
+from engine.org import Principal
+from web.auth import api_auth, principal
 from web.db import db
 
 PREFIX = ""
 blp = Blueprint("live", __name__, description="Live changes for the wall, the inbox and the app")
 KEEPALIVE_MS = 15_000
+WALL_ROLES = ("leader", "operator", "designer", "admin")
+# Each live connection holds one server thread (web/server.py starts 256): keep some for the rest.
+MAX_STREAMS = 200
+_streams = threading.BoundedSemaphore(MAX_STREAMS)
 log = logging.getLogger(__name__)
 
 
@@ -27,7 +34,21 @@ def _sse(event: str, data: Any, event_id: str | None = None) -> str:
     return f"{head}event: {event}\ndata: {json.dumps(data, default=str, ensure_ascii=False)}\n\n"
 
 
-def changes(start_id: str, snapshot: dict[str, Any] | None) -> Iterator[str]:
+class Busy(EngineError):
+    status = 503
+    code = "busy"
+
+
+def visible_change(who: Principal, change: dict[str, Any]) -> bool:
+    """Officers follow their own work: task changes for their department or role, nothing else."""
+    if who.role != "officer":
+        return True
+    if not change.get("kind", "").startswith("task."):
+        return False
+    return change.get("department_id") == who.department_id or change.get("role") == "officer"
+
+
+def changes(start_id: str, snapshot: dict[str, Any] | None, who: Principal) -> Iterator[str]:
     yield "retry: 3000\n\n"
     if snapshot is not None:
         yield _sse("snapshot", snapshot, start_id)
@@ -44,7 +65,8 @@ def changes(start_id: str, snapshot: dict[str, Any] | None) -> Iterator[str]:
             continue
         for entry_id, change in entries:
             last = entry_id
-            yield _sse("change", change, entry_id)
+            if visible_change(who, change):
+                yield _sse("change", change, entry_id)
 
 
 @blp.route("/stream")
@@ -55,20 +77,30 @@ class Stream(MethodView):
                               "content": {"text/event-stream": {"schema": {"type": "string"}}}}})
     def get(self) -> Response:
         """Server-sent events: a snapshot with its id, then every change, resumable with `Last-Event-ID`."""
+        who = principal()
         resume = request.headers.get("Last-Event-ID") or request.args.get("last_event_id")
         if resume:
             snapshot, start = None, resume
         else:
             start = bus.latest_id()
-            snapshot = wall.summary(db())
+            snapshot = wall.summary(db()) if who.role in WALL_ROLES else {}
         db().close()
+        if not _streams.acquire(blocking=False):
+            raise Busy("Too many live connections; try again shortly")
         headers = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
-        return Response(changes(start, snapshot), mimetype="text/event-stream", headers=headers)
+
+        def limited() -> Iterator[str]:
+            try:
+                yield from changes(start, snapshot, who)
+            finally:
+                _streams.release()
+
+        return Response(limited(), mimetype="text/event-stream", headers=headers)
 
 
 @blp.route("/wall")
 class Wall(MethodView):
-    @api_auth()
+    @api_auth(*WALL_ROLES)
     def get(self) -> dict[str, Any]:
         """Counts for the wall: open alerts by severity, open and overdue tasks, running processes."""
         return wall.summary(db())
