@@ -31,9 +31,9 @@ class Station:
 # Positions are approximate; station codes are the demo's own.
 STATIONS = [
     Station("TH-AQ-HACTHANH", "Hạc Thành", "14797", 19.807, 105.776, "air_quality", 95),
-    Station("TH-AQ-NGHISON", "Nghi Sơn (KKT)", "16558", 19.322, 105.800, "air_quality", 135),
+    Station("TH-AQ-NGHISON", "Nghi Sơn (KKT)", "16654", 19.322, 105.800, "air_quality", 135),
     Station("TH-AQ-BIMSON", "Bỉm Sơn", "14812", 20.079, 105.860, "air_quality", 120),
-    Station("TH-AQ-SAMSON", "Sầm Sơn", "15853", 19.740, 105.905, "air_quality", 60),
+    Station("TH-AQ-SAMSON", "Sầm Sơn", "16531", 19.740, 105.905, "air_quality", 60),
     Station("TH-TV-GIANG", "Giàng (sông Mã)", "14758", 19.845, 105.770, "water_level", 4.6),
 ]
 
@@ -83,7 +83,8 @@ def run(base_url: str, token: str, interval_s: float = 5.0, seed: int | None = N
             down = False
         except requests.RequestException as exc:
             if not down:  # log once when it goes down, once when it comes back
-                log.warning("simulator: posting failed (%s); retrying", exc.__class__.__name__)
+                answer = exc.response.text[:300] if exc.response is not None else exc.__class__.__name__
+                log.warning("simulator: posting failed (%s); retrying", answer)
             down = True
         tick += 1
         time.sleep(interval_s)
