@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass, field
+from datetime import datetime
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -22,6 +23,7 @@ from SpiffWorkflow.camunda.parser.CamundaParser import CamundaParser
 from SpiffWorkflow.camunda.serializer.config import CAMUNDA_CONFIG
 
 from engine.errors import N_, DeployError
+from engine.isotime import parse_datetime
 
 BPMN_NS = "http://www.omg.org/spec/BPMN/20100524/MODEL"
 CAMUNDA_NS = "http://camunda.org/schema/1.0/bpmn"
@@ -201,6 +203,20 @@ def parse_process_file(content: bytes, filename: str) -> list[ParsedProcess]:
         result.append(ParsedProcess(process_key=pid, name=(node.get("name") if node is not None else None) or pid,
                                     spec_json=spec_json, tasks=catalog))
     return result
+
+
+def _due_time(value: Any) -> datetime | None:
+    if isinstance(value, dict):  # a cycle: {"cycles": remaining, "next": iso, "duration": seconds}
+        if value.get("cycles") == 0:
+            return None
+        value = value.get("next")
+    return parse_datetime(value) if isinstance(value, str) else None
+
+
+def next_due(wf: BpmnWorkflow) -> datetime | None:
+    """The earliest due time among the workflow's waiting timers, or None."""
+    dues = [d for ev in wf.waiting_events() if "Timer" in ev.event_type and (d := _due_time(ev.value))]
+    return min(dues) if dues else None
 
 
 def spec_to_json(wf: BpmnWorkflow) -> str:

@@ -61,6 +61,7 @@ def advance(session: Session, instance: ProcessInstance, wf: BpmnWorkflow, actor
     wf.do_engine_steps()
     _sync_human_tasks(session, instance, wf)
     instance.state_json = bpmn.split_state(wf)
+    instance.next_timer_at = bpmn.next_due(wf) if not wf.is_completed() else None
     if wf.is_completed() and instance.status == "running":
         instance.status = "completed"
         instance.ended_at = utcnow()

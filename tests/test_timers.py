@@ -1,0 +1,134 @@
+"""Timers fire on time: boundary (interrupting and not), intermediate, cycles; Camunda and Spiff flavours;
+driven by the worker and surviving its restart."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+from sqlalchemy import select
+
+from engine import registry, runtime, timers
+from engine.db import session_factory, transaction
+from engine.models import AuditEntry, HumanTask, ProcessInstance
+from tests.conftest import ROOT
+
+HEAD = """<?xml version="1.0" encoding="UTF-8"?>
+<bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL"
+    xmlns:camunda="http://camunda.org/schema/1.0/bpmn" id="d" targetNamespace="t">
+  <bpmn:process id="{pid}" isExecutable="true">
+    <bpmn:startEvent id="s"><bpmn:outgoing>f1</bpmn:outgoing></bpmn:startEvent>
+"""
+TAIL = "  </bpmn:process>\n</bpmn:definitions>\n"
+
+
+def boundary_model(pid: str, timer: str, interrupting: bool, kind: str = "timeDuration") -> bytes:
+    return (HEAD.format(pid=pid) + f"""
+    <bpmn:userTask id="work" name="Xử lý" camunda:candidateGroups="role:officer">
+      <bpmn:incoming>f1</bpmn:incoming><bpmn:outgoing>f2</bpmn:outgoing></bpmn:userTask>
+    <bpmn:boundaryEvent id="timer" attachedToRef="work" cancelActivity="{str(interrupting).lower()}">
+      <bpmn:outgoing>f3</bpmn:outgoing>
+      <bpmn:timerEventDefinition><bpmn:{kind}>{timer}</bpmn:{kind}></bpmn:timerEventDefinition>
+    </bpmn:boundaryEvent>
+    <bpmn:userTask id="follow_up" name="Nhắc việc / chuyển lãnh đạo" camunda:candidateGroups="role:leader">
+      <bpmn:incoming>f3</bpmn:incoming><bpmn:outgoing>f4</bpmn:outgoing></bpmn:userTask>
+    <bpmn:endEvent id="e1"><bpmn:incoming>f2</bpmn:incoming></bpmn:endEvent>
+    <bpmn:endEvent id="e2"><bpmn:incoming>f4</bpmn:incoming></bpmn:endEvent>
+    <bpmn:sequenceFlow id="f1" sourceRef="s" targetRef="work" />
+    <bpmn:sequenceFlow id="f2" sourceRef="work" targetRef="e1" />
+    <bpmn:sequenceFlow id="f3" sourceRef="timer" targetRef="follow_up" />
+    <bpmn:sequenceFlow id="f4" sourceRef="follow_up" targetRef="e2" />
+""" + TAIL).encode()
+
+
+def intermediate_model(pid: str, timer: str) -> bytes:
+    return (HEAD.format(pid=pid) + f"""
+    <bpmn:intermediateCatchEvent id="wait"><bpmn:incoming>f1</bpmn:incoming><bpmn:outgoing>f2</bpmn:outgoing>
+      <bpmn:timerEventDefinition><bpmn:timeDuration>{timer}</bpmn:timeDuration></bpmn:timerEventDefinition>
+    </bpmn:intermediateCatchEvent>
+    <bpmn:userTask id="after" name="Sau thời gian chờ" camunda:candidateGroups="role:officer">
+      <bpmn:incoming>f2</bpmn:incoming><bpmn:outgoing>f3</bpmn:outgoing></bpmn:userTask>
+    <bpmn:endEvent id="e"><bpmn:incoming>f3</bpmn:incoming></bpmn:endEvent>
+    <bpmn:sequenceFlow id="f1" sourceRef="s" targetRef="wait" />
+    <bpmn:sequenceFlow id="f2" sourceRef="wait" targetRef="after" />
+    <bpmn:sequenceFlow id="f3" sourceRef="after" targetRef="e" />
+""" + TAIL).encode()
+
+
+def start(pid: str, content: bytes) -> int:
+    with transaction() as session:
+        registry.deploy(session, content, f"{pid}.bpmn")
+        return runtime.start_process(session, pid, {"title": pid}, actor="test").id
+
+
+def open_tasks(instance_id: int) -> list[tuple[str, str]]:
+    with session_factory(write=False)() as s:
+        rows = s.scalars(select(HumanTask).where(HumanTask.instance_id == instance_id).order_by(HumanTask.id))
+        return [(r.bpmn_id, r.status) for r in rows]
+
+
+def wait_and_fire(seconds: float) -> None:
+    time.sleep(seconds)
+    timers.fire_due_timers()
+
+
+@pytest.mark.parametrize("timer", ["PT0.4S", '"PT0.4S"'])  # Camunda Modeler's bare value, Spiff's quoted one
+def test_non_interrupting_boundary_timer_reminds_and_keeps_the_task(timer: str) -> None:
+    iid = start("remind", boundary_model("remind", timer, interrupting=False))
+    with session_factory(write=False)() as s:
+        assert s.get(ProcessInstance, iid).next_timer_at is not None
+    timers.fire_due_timers()
+    assert open_tasks(iid) == [("work", "open")]  # not yet due
+    wait_and_fire(0.6)
+    assert open_tasks(iid) == [("work", "open"), ("follow_up", "open")]
+
+
+def test_interrupting_boundary_timer_escalates_and_cancels_the_task() -> None:
+    iid = start("escalate", boundary_model("escalate", "PT0.3S", interrupting=True))
+    wait_and_fire(0.5)
+    assert open_tasks(iid) == [("work", "cancelled"), ("follow_up", "open")]
+    with session_factory(write=False)() as s:
+        assert s.get(ProcessInstance, iid).next_timer_at is None
+        fired = s.scalar(select(AuditEntry).where(AuditEntry.action == "timer.fired"))
+        assert fired.instance_id == iid and fired.details["late_ms"] >= 0
+
+
+def test_cycle_timer_repeats_the_given_number_of_times() -> None:
+    iid = start("cycle", boundary_model("cycle", "R2/PT0.3S", interrupting=False, kind="timeCycle"))
+    for _ in range(4):
+        wait_and_fire(0.35)
+    assert open_tasks(iid).count(("follow_up", "open")) == 2
+    with session_factory(write=False)() as s:
+        assert s.get(ProcessInstance, iid).next_timer_at is None  # no cycles left
+
+
+def test_intermediate_timer_waits_then_goes_on() -> None:
+    iid = start("pause", intermediate_model("pause", "PT0.3S"))
+    assert open_tasks(iid) == []
+    wait_and_fire(0.5)
+    assert open_tasks(iid) == [("after", "open")]
+
+
+def test_worker_fires_timers_and_a_restart_loses_none() -> None:
+    iid = start("restart", boundary_model("restart", "PT3S", interrupting=True))
+    env = dict(os.environ)
+    worker = subprocess.Popen([sys.executable, "-m", "web.cli", "worker"], cwd=ROOT, env=env,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    time.sleep(1)
+    os.killpg(worker.pid, signal.SIGKILL)  # killed before the timer is due
+    worker.wait()
+    time.sleep(2.5)  # the timer comes due while no worker runs
+    worker = subprocess.Popen([sys.executable, "-m", "web.cli", "worker"], cwd=ROOT, env=env,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    try:
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline and ("follow_up", "open") not in open_tasks(iid):
+            time.sleep(0.2)
+    finally:
+        os.killpg(worker.pid, signal.SIGTERM)
+        worker.wait(20)
+    assert open_tasks(iid) == [("work", "cancelled"), ("follow_up", "open")]
