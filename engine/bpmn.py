@@ -23,7 +23,9 @@ from SpiffWorkflow.camunda.parser.CamundaParser import CamundaParser
 from SpiffWorkflow.camunda.serializer.config import CAMUNDA_CONFIG
 
 from engine.errors import N_, DeployError
-from engine.isotime import parse_datetime
+from engine.isotime import parse_datetime, parse_duration
+from engine.sandbox import UnsafeCode, script_engine
+from engine.sandbox import check as sandbox_check
 
 BPMN_NS = "http://www.omg.org/spec/BPMN/20100524/MODEL"
 CAMUNDA_NS = "http://camunda.org/schema/1.0/bpmn"
@@ -32,6 +34,7 @@ TIMER_TAGS = ("timeDuration", "timeDate", "timeCycle")
 _BARE_ISO = re.compile(r"^(R\d*/)?(P[0-9WDTHMS.,]+|\d{4}-\d{2}-\d{2}[0-9T:.+\-Z]*)(/P[0-9WDTHMS.,]+)?$")
 
 serializer = BpmnWorkflowSerializer(BpmnWorkflowSerializer.configure(CAMUNDA_CONFIG))
+SCRIPT_ENGINE = script_engine()  # every condition and script runs sandboxed (engine/sandbox.py)
 
 
 @dataclass
@@ -113,8 +116,6 @@ def task_catalog(process_node: etree._Element, lanes: dict[str, str | None]) -> 
 
 def check_catalog(catalog: dict[str, dict[str, Any]], filename: str) -> None:
     """Static due dates and priorities must mean something; ``${...}`` values are checked at run time."""
-    from engine.isotime import parse_datetime, parse_duration
-
     for task_id, meta in catalog.items():
         for attr in ("due_date", "follow_up_date"):
             text = meta.get(attr)
@@ -170,10 +171,26 @@ def check_ids(tree: etree._ElementTree, filename: str) -> None:
                             flow.sourceline, flow.get("id"), flow=flow.get("id"), ref=ref)
 
 
+def check_code(tree: etree._ElementTree, filename: str) -> None:
+    """Scripts and conditions must pass the sandbox's checks (engine/sandbox.py) before they are deployed."""
+    for tag, mode in (("script", "exec"), ("conditionExpression", "eval")):
+        for node in tree.getroot().iter(f"{{{BPMN_NS}}}{tag}"):
+            source = node.text or ""
+            if not source.strip():
+                continue
+            try:
+                sandbox_check(source, mode)
+            except UnsafeCode as exc:
+                owner = node.getparent()
+                raise _fail(N_("This code is refused: %(reason)s"), filename, node.sourceline,
+                            owner.get("id") if owner is not None else None, reason=str(exc)) from None
+
+
 def parse_process_file(content: bytes, filename: str) -> list[ParsedProcess]:
     """Check a BPMN file and return its executable processes, ready to store."""
     tree = parse_xml(content, filename)
     check_ids(tree, filename)
+    check_code(tree, filename)
     quote_bare_timers(tree)
     parser = CamundaParser()
     try:
@@ -241,7 +258,9 @@ def _spec_dict(spec_json: str) -> dict[str, Any]:
 def restore(spec_json: str, state_json: str) -> BpmnWorkflow:
     dct = json.loads(state_json)
     dct.update(_spec_dict(spec_json))
-    return serializer.deserialize_json(json.dumps(dct))
+    wf = serializer.deserialize_json(json.dumps(dct))
+    wf.script_engine = SCRIPT_ENGINE
+    return wf
 
 
 def new_workflow(spec_json: str) -> BpmnWorkflow:
@@ -249,4 +268,4 @@ def new_workflow(spec_json: str) -> BpmnWorkflow:
     dct = json.loads(spec_json)
     spec = serializer.from_dict(dct["spec"])
     subs = {name: serializer.from_dict(s) for name, s in dct["subprocess_specs"].items()}
-    return BpmnWorkflow(spec, subs)
+    return BpmnWorkflow(spec, subs, script_engine=SCRIPT_ENGINE)

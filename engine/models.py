@@ -154,6 +154,7 @@ class ProcessInstance(Base):
     ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     started_by: Mapped[str] = mapped_column(String(80), default="system")
     next_timer_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), index=True)  # earliest pending timer
+    error: Mapped[str | None] = mapped_column(Text)  # why it stopped, when status is "incident"
     lock_version: Mapped[int] = mapped_column(Integer, default=1)
     definition: Mapped[ProcessDefinition] = relationship()
     alert: Mapped[Alert | None] = relationship(foreign_keys=[alert_id])

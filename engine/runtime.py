@@ -10,6 +10,7 @@ from datetime import datetime
 from typing import Any
 
 from SpiffWorkflow.bpmn import BpmnWorkflow
+from SpiffWorkflow.exceptions import SpiffWorkflowException
 from SpiffWorkflow.util.task import TaskState
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -57,8 +58,15 @@ def start_process(session: Session, process_key: str, variables: dict[str, Any],
 
 
 def advance(session: Session, instance: ProcessInstance, wf: BpmnWorkflow, actor: str) -> None:
-    """Run automatic steps to the next wait state, sync the inbox rows, store the state."""
-    wf.do_engine_steps()
+    """Run automatic steps to the next wait state, sync the inbox rows, store the state.
+
+    A step that fails (a script error, a refused or runaway expression) does not fail the caller's
+    action: the instance becomes an *incident* with the error, for an operator to look at.
+    """
+    try:
+        wf.do_engine_steps()
+    except SpiffWorkflowException as exc:
+        _open_incident(session, instance, exc, actor)
     _sync_human_tasks(session, instance, wf)
     instance.state_json = bpmn.split_state(wf)
     instance.next_timer_at = bpmn.next_due(wf) if not wf.is_completed() else None
@@ -69,6 +77,17 @@ def advance(session: Session, instance: ProcessInstance, wf: BpmnWorkflow, actor
                      instance_id=instance.id)
         bus.publish(session, "instance.completed", instance_id=instance.id)
     session.flush()
+
+
+def _open_incident(session: Session, instance: ProcessInstance, exc: Exception, actor: str) -> None:
+    task = getattr(exc, "task", None)
+    element = task.task_spec.bpmn_id if task is not None else None
+    reason = str(exc).splitlines()[0][:500]
+    instance.status = "incident"
+    instance.error = f"{element}: {reason}" if element else reason
+    audit.record(session, actor, "instance.incident", "process_instance", instance.id, instance_id=instance.id,
+                 element=element, error=reason)
+    bus.publish(session, "instance.incident", instance_id=instance.id, element=element)
 
 
 def _sync_human_tasks(session: Session, instance: ProcessInstance, wf: BpmnWorkflow) -> None:
