@@ -69,7 +69,8 @@ def start_scenario(session: Session, alert: Alert, scenario: dict[str, Any]) -> 
     """Start the alert's process. If it cannot start (process not deployed, say), the alert stays
     open and firing with the reason recorded, for a person to act on; the event is not lost."""
     variables = {**(scenario.get("variables") or {}), "alert_id": alert.id, "title": alert.title,
-                 "severity": alert.severity, "sector": alert.sector, "entity": alert.entity, "value": alert.value}
+                 "severity": alert.severity, "sector": alert.sector, "entity": alert.entity, "value": alert.value,
+                 "unit": alert.unit_code}
     try:
         with session.begin_nested():
             instance = runtime.start_process(session, scenario["process"], variables, actor="rules",

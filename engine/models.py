@@ -178,13 +178,15 @@ class HumanTask(Base):
     name: Mapped[str] = mapped_column(String(250))
     lane: Mapped[str | None] = mapped_column(String(100))
     title: Mapped[str] = mapped_column(String(300), default="")  # what it is about (the alert's title)
-    sector: Mapped[str | None] = mapped_column(String(40))
+    sector: Mapped[str | None] = mapped_column(String(40), index=True)
+    unit_code: Mapped[str | None] = mapped_column(String(16), index=True)  # the commune/ward it concerns
     candidate_role: Mapped[str | None] = mapped_column(String(20))
     candidate_department_id: Mapped[int | None] = mapped_column(ForeignKey("departments.id"))
     assignee_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     status: Mapped[str] = mapped_column(String(20), default="open")  # open | completed | cancelled
     priority: Mapped[int] = mapped_column(Integer, default=50)
     due_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), index=True)
+    follow_up_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     claimed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
@@ -197,6 +199,17 @@ class HumanTask(Base):
     candidate_department: Mapped[Department | None] = relationship()
 
     __mapper_args__ = {"version_id_col": lock_version}
+
+
+class TaskComment(Base):
+    """A remark on a task, visible to everyone who can see the task."""
+
+    __tablename__ = "task_comments"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    task_id: Mapped[int] = mapped_column(ForeignKey("human_tasks.id"), index=True)
+    author: Mapped[str] = mapped_column(String(80))
+    body: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
 
 class AuditEntry(Base):

@@ -118,9 +118,12 @@ def _new_human_task(session: Session, instance: ProcessInstance, definition: Pro
     assignee = session.scalar(select(User).where(User.username == assignee_name)) if assignee_name else None
     now = utcnow()
     due_text = resolve(meta.get("due_date"), data)
+    follow_up_text = resolve(meta.get("follow_up_date"), data)
     priority_text = resolve(meta.get("priority"), data)
     row = HumanTask(instance_id=instance.id, task_guid=guid, bpmn_id=bpmn_id, name=meta.get("name") or bpmn_id,
                     lane=meta.get("lane"), title=str(data.get("title") or ""), sector=data.get("sector"),
+                    unit_code=data.get("unit"),
+                    follow_up_at=due_from(follow_up_text, now) if follow_up_text else None,
                     candidate_role=role, candidate_department_id=department_id,
                     assignee_id=assignee.id if assignee else None, claimed_at=now if assignee else None,
                     priority=int(priority_text) if priority_text and priority_text.isdigit() else DEFAULT_PRIORITY,

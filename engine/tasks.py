@@ -6,6 +6,7 @@ department; administrators. Leaders additionally see every task (they direct the
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 from SpiffWorkflow.util.task import TaskState
@@ -16,10 +17,12 @@ from engine import alerts, audit, bus, runtime
 from engine.db import utcnow
 from engine.errors import N_, Conflict, Forbidden, Invalid, NotFound
 from engine.forms import shown, validate
-from engine.models import Department, HumanTask
+from engine.models import Department, HumanTask, TaskComment, User
 from engine.org import Principal
 
 SCOPES = ("mine", "department", "all")
+DUE_SOON = timedelta(hours=4)
+OVERSEERS = ("leader", "admin", "operator")  # may hand any task they can see to someone else
 
 
 def _visible_filter(principal: Principal) -> Any:
@@ -42,8 +45,10 @@ def can_see(principal: Principal, task: HumanTask) -> bool:
 
 
 def inbox_query(principal: Principal, scope: str = "all", status: str = "open",
-                overdue: bool = False) -> Select[Any]:
-    """Tasks a person sees. ``mine``: assigned to them; ``department``: their role's or department's."""
+                overdue: bool = False, *, due_soon: bool = False, sector: str | None = None,
+                unit: str | None = None) -> Select[Any]:
+    """Tasks a person sees. ``mine``: assigned to them; ``department``: their role's or department's.
+    ``overdue``: past due; ``due_soon``: due within 4 hours; ``sector`` and ``unit`` narrow further."""
     if scope not in SCOPES:
         raise Invalid(N_("Unknown scope %(scope)s"), scope=scope)
     stmt = select(HumanTask).where(HumanTask.status == status)
@@ -56,8 +61,15 @@ def inbox_query(principal: Principal, scope: str = "all", status: str = "open",
         stmt = stmt.where(or_(*conds))
     elif principal.role not in ("admin", "leader"):
         stmt = stmt.where(_visible_filter(principal))
+    now = utcnow()
     if overdue:
-        stmt = stmt.where(HumanTask.due_at < utcnow())
+        stmt = stmt.where(HumanTask.due_at < now)
+    if due_soon:
+        stmt = stmt.where(HumanTask.due_at >= now, HumanTask.due_at < now + DUE_SOON)
+    if sector:
+        stmt = stmt.where(HumanTask.sector == sector)
+    if unit:
+        stmt = stmt.where(HumanTask.unit_code == unit)
     return stmt.order_by(HumanTask.priority.desc(), HumanTask.due_at.is_(None), HumanTask.due_at, HumanTask.id)
 
 
@@ -97,8 +109,81 @@ def claim_task(session: Session, task_id: int, principal: Principal) -> HumanTas
     task.assignee_id = user_id
     task.claimed_at = utcnow()
     audit.record(session, principal.name, "task.claimed", "human_task", task.id, instance_id=task.instance_id)
-    bus.publish(session, "task.claimed", task_id=task.id, instance_id=task.instance_id, by=principal.name)
+    bus.publish(session, "task.claimed", task_id=task.id, instance_id=task.instance_id, by=principal.name,
+                department_id=task.candidate_department_id, role=task.candidate_role)
     return task
+
+
+def unclaim_task(session: Session, task_id: int, principal: Principal) -> HumanTask:
+    """Give a task back to its group (its assignee, or an overseer, may do this)."""
+    _check_person(principal)
+    task = get_task(session, task_id, principal, lock=True)
+    _check_open(task)
+    if task.assignee_id is None:
+        return task
+    if task.assignee_id != principal.user_id and principal.role not in OVERSEERS:
+        raise Forbidden(N_("Only the person who took the task, or a leader or operator, can give it back"))
+    task.assignee_id = None
+    task.claimed_at = None
+    audit.record(session, principal.name, "task.unclaimed", "human_task", task.id, instance_id=task.instance_id)
+    bus.publish(session, "task.unclaimed", task_id=task.id, instance_id=task.instance_id,
+                department_id=task.candidate_department_id, role=task.candidate_role)
+    return task
+
+
+def delegate_task(session: Session, task_id: int, principal: Principal, *, reason: str,
+                  user: str | None = None, department: str | None = None) -> HumanTask:
+    """Hand a task to another person or department, with a reason. It shows in the new inbox at once."""
+    _check_person(principal)
+    task = get_task(session, task_id, principal, lock=True)
+    _check_open(task)
+    if not reason.strip():
+        raise Invalid(N_("Give a reason for handing the task over"), details={"fields": {"reason": N_("is required")}})
+    if (user is None) == (department is None):
+        raise Invalid(N_("Name either a user or a department to hand the task to"))
+    if task.assignee_id not in (None, principal.user_id) and principal.role not in OVERSEERS:
+        raise Forbidden(N_("This task is taken by someone else"), code="task_taken")
+    before = {"assignee_id": task.assignee_id, "department_id": task.candidate_department_id}
+    if user is not None:
+        target = session.scalar(select(User).where(User.username == user, User.active.is_(True)))
+        if target is None:
+            raise Invalid(N_("No active user %(name)s"), name=user)
+        task.assignee_id = target.id
+        task.claimed_at = utcnow()
+        if target.department_id is not None:
+            task.candidate_department_id = target.department_id
+    else:
+        dept = session.scalar(select(Department).where(Department.code == department))
+        if dept is None:
+            raise Invalid(N_("No department with code %(code)s"), code=department)
+        task.candidate_department_id = dept.id
+        task.assignee_id = None
+        task.claimed_at = None
+    audit.record(session, principal.name, "task.delegated", "human_task", task.id, instance_id=task.instance_id,
+                 reason=reason.strip(), to_user=user, to_department=department, before=before)
+    bus.publish(session, "task.delegated", task_id=task.id, instance_id=task.instance_id,
+                department_id=task.candidate_department_id, role=task.candidate_role)
+    return task
+
+
+def add_comment(session: Session, task_id: int, principal: Principal, body: str) -> TaskComment:
+    task = get_task(session, task_id, principal)
+    text = body.strip()
+    if not text or len(text) > 4000:
+        raise Invalid(N_("A comment has 1 to 4,000 characters"), details={"fields": {"body": N_("is required")}})
+    comment = TaskComment(task_id=task.id, author=principal.name, body=text)
+    session.add(comment)
+    session.flush()
+    audit.record(session, principal.name, "task.commented", "human_task", task.id, instance_id=task.instance_id,
+                 comment_id=comment.id)
+    bus.publish(session, "task.commented", task_id=task.id, instance_id=task.instance_id,
+                department_id=task.candidate_department_id, role=task.candidate_role)
+    return comment
+
+
+def comments_for(session: Session, task_id: int, principal: Principal) -> list[TaskComment]:
+    task = get_task(session, task_id, principal)
+    return list(session.scalars(select(TaskComment).where(TaskComment.task_id == task.id).order_by(TaskComment.id)))
 
 
 def department_codes(session: Session) -> list[str]:
@@ -129,7 +214,8 @@ def complete_task(session: Session, task_id: int, principal: Principal, submitte
         alerts.assign_department(session, instance.alert, str(values["department"]), principal.name)
     audit.record(session, principal.name, "task.completed", "human_task", task.id, instance_id=instance.id,
                  task=task.bpmn_id, name=task.name, values=values, shown=shown(task.form, values))
-    bus.publish(session, "task.completed", task_id=task.id, instance_id=instance.id, by=principal.name)
+    bus.publish(session, "task.completed", task_id=task.id, instance_id=instance.id, by=principal.name,
+                department_id=task.candidate_department_id, role=task.candidate_role)
     runtime.advance(session, instance, wf, principal.name)
     if instance.status == "completed" and instance.alert is not None:
         alerts.close_alert(session, instance.alert, principal.name)

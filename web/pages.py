@@ -12,7 +12,8 @@ from sqlalchemy import select
 from engine import audit, tasks, wall
 from engine.db import utcnow
 from engine.errors import N_, Invalid
-from engine.models import Department
+from engine.models import Department, Unit
+from engine.org import SYSTEM as SYSTEM_VIEW
 from engine.org import authenticate
 from web.api.alerts import alert_query
 from web.api.instances import instance_view
@@ -27,11 +28,17 @@ STATUS_LABELS = {"open": N_("waiting"), "completed": N_("completed"), "cancelled
                  "closed": N_("closed")}
 ROLE_LABELS = {"leader": N_("Leaders"), "officer": N_("Officers"), "operator": N_("IOC operators"),
                "designer": N_("Process designers"), "admin": N_("Administrators")}
+SECTORS = {"environment": N_("Environment"), "traffic": N_("Traffic and public order"),
+           "fisheries": N_("Fisheries"), "socio_economic": N_("Socio-economic indicators"),
+           "government": N_("Government performance"), "media": N_("Press and social media"),
+           "health": N_("Health"), "education": N_("Education")}
 ACTION_LABELS = {"instance.started": N_("Process started"), "instance.completed": N_("Process completed"),
                  "task.created": N_("Task created"), "task.claimed": N_("Task taken"),
                  "task.completed": N_("Task completed"), "alert.opened": N_("Alert opened"),
                  "alert.in_handling": N_("Alert in handling"), "alert.assigned": N_("Alert assigned"),
-                 "alert.closed": N_("Alert closed")}
+                 "alert.closed": N_("Alert closed"), "task.unclaimed": N_("Task given back"),
+                 "task.delegated": N_("Task handed over"), "task.commented": N_("Comment"),
+                 "timer.fired": N_("Timer fired"), "instance.incident": N_("Incident: a step failed")}
 
 
 @bp.app_context_processor
@@ -90,8 +97,14 @@ def inbox() -> Any:
     if scope not in tasks.SCOPES:
         scope = "all"
     overdue = request.args.get("overdue") == "1"
-    rows = list(db().scalars(tasks.inbox_query(g.principal, scope, "open", overdue).limit(200)))
-    return render_template("inbox.html", tasks=rows, scope=scope, overdue=overdue)
+    due_soon = request.args.get("due_soon") == "1"
+    sector = request.args.get("sector") or None
+    unit = request.args.get("unit") or None
+    stmt = tasks.inbox_query(g.principal, scope, "open", overdue, due_soon=due_soon, sector=sector, unit=unit)
+    rows = list(db().scalars(stmt.limit(200)))
+    units = list(db().scalars(select(Unit).where(Unit.parent_id.is_not(None)).order_by(Unit.name)))
+    return render_template("inbox.html", tasks=rows, scope=scope, overdue=overdue, due_soon=due_soon,
+                           sector=sector, unit=unit, units=units, sectors=SECTORS)
 
 
 def _choices() -> dict[str, list[Department]]:
@@ -107,11 +120,8 @@ def task(task_id: int) -> Any:
     values: dict[str, Any] = {}
     if request.method == "POST":
         action = request.form.get("action")
-        if action == "claim":
-            tasks.claim_task(session_, task_id, g.principal)
-            session_.commit()
-            flash(_("You have taken this task"), "ok")
-            return redirect(url_for("pages.task", task_id=task_id))
+        if action in ("claim", "unclaim", "delegate", "comment"):
+            return _task_action(task_id, action)
         values = {f["id"]: request.form.get(f["id"]) for f in row.form}
         for f in row.form:
             if f.get("type") == "boolean":
@@ -127,8 +137,33 @@ def task(task_id: int) -> Any:
             flash(_("Task completed: %(name)s", name=row.name), "ok")
             return redirect(url_for("pages.inbox"))
     view = instance_view(row.instance_id, g.principal) if row.instance_id else None
-    return render_template("task.html", task=row, errors=errors, values=values, choices=_choices(), view=view), (
-        422 if errors else 200)
+    comments = tasks.comments_for(session_, task_id, g.principal)
+    return render_template("task.html", task=row, errors=errors, values=values, choices=_choices(), view=view,
+                           comments=comments, can_hand_over=g.principal.role in tasks.OVERSEERS
+                           or row.assignee_id in (None, g.principal.user_id)), (422 if errors else 200)
+
+
+def _task_action(task_id: int, action: str) -> Any:
+    session_ = db()
+    form = request.form
+    if action == "claim":
+        tasks.claim_task(session_, task_id, g.principal)
+        message = _("You have taken this task")
+    elif action == "unclaim":
+        tasks.unclaim_task(session_, task_id, g.principal)
+        message = _("The task is back in its group's inbox")
+    elif action == "delegate":
+        tasks.delegate_task(session_, task_id, g.principal, reason=form.get("reason", ""),
+                            user=form.get("to_user") or None, department=form.get("to_department") or None)
+        message = _("The task has been handed over")
+    else:
+        tasks.add_comment(session_, task_id, g.principal, form.get("body", ""))
+        message = _("Comment added")
+    session_.commit()
+    flash(message, "ok")
+    if action == "delegate" and not tasks.can_see(g.principal, tasks.get_task(session_, task_id, SYSTEM_VIEW)):
+        return redirect(url_for("pages.inbox"))
+    return redirect(url_for("pages.task", task_id=task_id))
 
 
 @bp.route("/alerts")

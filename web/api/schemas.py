@@ -89,6 +89,9 @@ class TaskQuery(Strict):
     scope = fields.String(load_default="all", validate=validate.OneOf(["mine", "department", "all"]))
     status = fields.String(load_default="open", validate=validate.OneOf(["open", "completed", "cancelled"]))
     overdue = fields.Boolean(load_default=False)
+    due_soon = fields.Boolean(load_default=False, metadata={"description": "due within 4 hours"})
+    sector = fields.String(load_default=None)
+    unit = fields.String(load_default=None, metadata={"description": "commune/ward code"})
     limit = fields.Integer(load_default=100, validate=validate.Range(1, 1000))
 
 
@@ -105,6 +108,9 @@ class TaskOut(Schema):
     assignee = code_of("assignee.username")
     priority = fields.Integer()
     due_at = fields.DateTime(allow_none=True)
+    follow_up_at = fields.DateTime(allow_none=True)
+    sector = fields.String(allow_none=True)
+    unit_code = fields.String(allow_none=True)
     created_at = fields.DateTime()
     completed_at = fields.DateTime(allow_none=True)
     form = fields.List(fields.Nested(FormFieldOut))
@@ -114,6 +120,23 @@ class TaskOut(Schema):
 class CompleteIn(Strict):
     values = fields.Dict(keys=fields.String(), load_default=dict,
                          metadata={"description": "the form's fields, by id"})
+
+
+class DelegateIn(Strict):
+    reason = fields.String(required=True, validate=validate.Length(1, 1000))
+    user = fields.String(load_default=None, metadata={"description": "user name of the new assignee"})
+    department = fields.String(load_default=None, metadata={"description": "code of the new department"})
+
+
+class CommentIn(Strict):
+    body = fields.String(required=True, validate=validate.Length(1, 4000))
+
+
+class CommentOut(Schema):
+    id = fields.Integer()
+    author = fields.String()
+    body = fields.String()
+    created_at = fields.DateTime()
 
 
 class HistoryOut(Schema):

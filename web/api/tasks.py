@@ -9,7 +9,7 @@ from flask_smorest import Blueprint
 
 from engine import tasks
 from engine.models import HumanTask
-from web.api.schemas import CompleteIn, TaskOut, TaskQuery
+from web.api.schemas import CommentIn, CommentOut, CompleteIn, DelegateIn, TaskOut, TaskQuery
 from web.auth import api_auth, principal
 from web.db import db
 
@@ -24,7 +24,8 @@ class Tasks(MethodView):
     @blp.response(200, TaskOut(many=True))
     def get(self, args: dict[str, Any]) -> list[HumanTask]:
         """Tasks you can see: `mine` (assigned to you), `department` (your role's or department's), `all`."""
-        stmt = tasks.inbox_query(principal(), args["scope"], args["status"], args["overdue"]).limit(args["limit"])
+        stmt = tasks.inbox_query(principal(), args["scope"], args["status"], args["overdue"], due_soon=args["due_soon"],
+                                 sector=args["sector"], unit=args["unit"]).limit(args["limit"])
         return list(db().scalars(stmt))
 
 
@@ -64,3 +65,51 @@ class Complete(MethodView):
         task = tasks.complete_task(session, task_id, principal(), body["values"])
         session.commit()
         return task
+
+
+@blp.route("/<int:task_id>/unclaim")
+class Unclaim(MethodView):
+    @api_auth()
+    @blp.response(200, TaskOut)
+    def post(self, task_id: int) -> HumanTask:
+        """Give a task back to its group's inbox."""
+        session = db()
+        task = tasks.unclaim_task(session, task_id, principal())
+        session.commit()
+        return task
+
+
+@blp.route("/<int:task_id>/delegate")
+class Delegate(MethodView):
+    @api_auth()
+    @blp.arguments(DelegateIn)
+    @blp.response(200, TaskOut)
+    def post(self, body: dict[str, Any], task_id: int) -> HumanTask:
+        """Hand a task to another person (`user`) or department (`department`), with a `reason`.
+
+        The task shows in the new inbox at once; the hand-over is in the instance's history.
+        """
+        session = db()
+        task = tasks.delegate_task(session, task_id, principal(), reason=body["reason"], user=body["user"],
+                                   department=body["department"])
+        session.commit()
+        return task
+
+
+@blp.route("/<int:task_id>/comments")
+class Comments(MethodView):
+    @api_auth()
+    @blp.response(200, CommentOut(many=True))
+    def get(self, task_id: int) -> list[Any]:
+        """The task's comments, oldest first."""
+        return tasks.comments_for(db(), task_id, principal())
+
+    @api_auth()
+    @blp.arguments(CommentIn)
+    @blp.response(201, CommentOut)
+    def post(self, body: dict[str, Any], task_id: int) -> Any:
+        """Add a comment to a task."""
+        session = db()
+        comment = tasks.add_comment(session, task_id, principal(), body["body"])
+        session.commit()
+        return comment
