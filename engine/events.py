@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select, tuple_
+from sqlalchemy import select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -48,10 +48,13 @@ class IngestResult:
     duplicates: int
 
 
-def _insert_ignoring_duplicates(session: Session, rows: list[dict[str, Any]]) -> None:
+def _insert_ignoring_duplicates(session: Session, rows: list[dict[str, Any]]) -> list[int]:
+    """Insert the rows that are new and return their ids. A row that a concurrent request stored
+    first is skipped by the database itself, so it is counted as a duplicate, never twice as new."""
     dialect = session.get_bind().dialect.name
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    session.execute(insert(Event).on_conflict_do_nothing(index_elements=["source", "idempotency_key"]), rows)
+    stmt = insert(Event).on_conflict_do_nothing(index_elements=["source", "idempotency_key"]).returning(Event.id)
+    return [row for row in session.scalars(stmt, rows) if row is not None]
 
 
 def check_units(session: Session, batch: list[IncomingEvent]) -> None:
@@ -71,18 +74,10 @@ def ingest_events(session: Session, batch: list[IncomingEvent], actor: str) -> I
     check_units(session, batch)
     now = utcnow()
     keyed = {(e.source, e.key()): e for e in batch}
-    existing = set()
-    if keyed:
-        existing = set(session.execute(select(Event.source, Event.idempotency_key)
-                                       .where(tuple_(Event.source, Event.idempotency_key).in_(list(keyed)))).all())
     rows = [{"source": s, "idempotency_key": k, "type": e.type, "sector": e.sector, "entity": e.entity,
              "time": e.time, "received_at": now, "unit_code": e.unit, "location": e.location, "values": e.values}
-            for (s, k), e in keyed.items() if (s, k) not in existing]
-    if rows:
-        _insert_ignoring_duplicates(session, rows)
-    new_keys = [(r["source"], r["idempotency_key"]) for r in rows]
-    ids = list(session.scalars(select(Event.id).where(tuple_(Event.source, Event.idempotency_key).in_(new_keys)))
-               ) if new_keys else []
+            for (s, k), e in keyed.items()]
+    ids = sorted(_insert_ignoring_duplicates(session, rows)) if rows else []
     duplicates = len(batch) - len(ids)
     if ids:
         audit.record(session, actor, "events.ingested", "event_batch", ids[0], count=len(ids), duplicates=duplicates)

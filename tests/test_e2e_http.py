@@ -122,3 +122,23 @@ def test_live_stream_sends_a_snapshot_then_changes(server: Server) -> None:
                 if replay[-1] == last_id:
                     break
     assert first_id not in replay and last_id in replay
+
+
+def test_the_same_batch_posted_concurrently_is_accepted_once(server: Server) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    token = ioc("token", "create", "retrying-gateway", "--role", "operator", env=server.env).stdout.strip()
+    now = datetime.now(UTC).isoformat()
+    batch = {"events": [{"source": "gw", "type": "air_quality", "sector": "environment", "entity": f"S{i}",
+                         "time": now, "values": {"aqi": 50}, "idempotency_key": f"k{i}"} for i in range(200)]}
+
+    def post(_: int) -> dict:
+        r = requests.post(f"{server.base}/api/v1/events", json=batch, headers={"Authorization": f"Bearer {token}"},
+                          timeout=60)
+        assert r.status_code == 202
+        return r.json()
+
+    with ThreadPoolExecutor(max_workers=6) as pool:
+        answers = list(pool.map(post, range(6)))
+    assert sum(a["accepted"] for a in answers) == 200
+    assert sum(a["duplicates"] for a in answers) == 5 * 200
