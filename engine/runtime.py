@@ -66,7 +66,7 @@ def advance(session: Session, instance: ProcessInstance, wf: BpmnWorkflow, actor
     try:
         wf.do_engine_steps()
     except SpiffWorkflowException as exc:
-        _open_incident(session, instance, exc, actor)
+        open_incident(session, instance, exc, actor)
     _sync_human_tasks(session, instance, wf)
     instance.state_json = bpmn.split_state(wf)
     instance.next_timer_at = bpmn.next_due(wf) if not wf.is_completed() else None
@@ -79,7 +79,7 @@ def advance(session: Session, instance: ProcessInstance, wf: BpmnWorkflow, actor
     session.flush()
 
 
-def _open_incident(session: Session, instance: ProcessInstance, exc: Exception, actor: str) -> None:
+def open_incident(session: Session, instance: ProcessInstance, exc: Exception, actor: str) -> None:
     task = getattr(exc, "task", None)
     element = task.task_spec.bpmn_id if task is not None else None
     reason = str(exc).splitlines()[0][:500]
@@ -99,6 +99,10 @@ def _sync_human_tasks(session: Session, instance: ProcessInstance, wf: BpmnWorkf
         if row.task_guid not in ready:  # the flow moved on without it (cancelled by an event, say)
             row.status = "cancelled"
             row.completed_at = utcnow()
+    # A step done before and waiting again (moved back): its old row keeps its history under another key.
+    for done in session.scalars(select(HumanTask).where(HumanTask.task_guid.in_(list(ready)),
+                                                        HumanTask.status != "open")):
+        done.task_guid = f"{done.task_guid[:24]}~{done.id}"
     for guid, task in ready.items():
         if guid in known:
             continue

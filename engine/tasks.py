@@ -199,6 +199,9 @@ def complete_task(session: Session, task_id: int, principal: Principal, submitte
         raise Forbidden(N_("This task is taken by someone else"), code="task_taken")
     values = validate(task.form, submitted, {"departments": department_codes(session)})
     instance = runtime.get_instance(session, task.instance_id, lock=True)
+    if instance.status != "running":
+        raise Conflict(N_("The process is not running (suspended, stopped by an incident, or ended)"),
+                       code="instance_not_running")
     wf = runtime.load(instance)
     spiff_task = wf.get_task_from_id(_uuid(task.task_guid))
     if spiff_task is None or spiff_task.state != TaskState.READY:

@@ -9,7 +9,7 @@ from flask import Blueprint, flash, g, redirect, render_template, request, sessi
 from flask_babel import gettext as _
 from sqlalchemy import select
 
-from engine import audit, tasks, wall
+from engine import audit, operations, tasks, wall
 from engine.db import utcnow
 from engine.errors import N_, Invalid
 from engine.models import Department, Unit
@@ -24,8 +24,8 @@ bp = Blueprint("pages", __name__)
 # English message ids; the Vietnamese catalog gives "Thấp", "Trung bình", "Cao", "Khẩn cấp"...
 SEVERITY_LABELS = {"thap": N_("Low"), "trung_binh": N_("Medium"), "cao": N_("High"), "khan_cap": N_("Emergency")}
 STATUS_LABELS = {"open": N_("waiting"), "completed": N_("completed"), "cancelled": N_("cancelled"),
-                 "running": N_("running"), "firing": N_("firing"), "in_handling": N_("in handling"),
-                 "closed": N_("closed")}
+                 "running": N_("running"), "suspended": N_("suspended"), "incident": N_("incident"),
+                 "firing": N_("firing"), "in_handling": N_("in handling"), "closed": N_("closed")}
 ROLE_LABELS = {"leader": N_("Leaders"), "officer": N_("Officers"), "operator": N_("IOC operators"),
                "designer": N_("Process designers"), "admin": N_("Administrators")}
 SECTORS = {"environment": N_("Environment"), "traffic": N_("Traffic and public order"),
@@ -38,7 +38,10 @@ ACTION_LABELS = {"instance.started": N_("Process started"), "instance.completed"
                  "alert.in_handling": N_("Alert in handling"), "alert.assigned": N_("Alert assigned"),
                  "alert.closed": N_("Alert closed"), "task.unclaimed": N_("Task given back"),
                  "task.delegated": N_("Task handed over"), "task.commented": N_("Comment"),
-                 "timer.fired": N_("Timer fired"), "instance.incident": N_("Incident: a step failed")}
+                 "timer.fired": N_("Timer fired"), "instance.incident": N_("Incident: a step failed"),
+                 "instance.retried": N_("Failed step retried"), "instance.suspended": N_("Process suspended"),
+                 "instance.resumed": N_("Process resumed"), "instance.cancelled": N_("Process cancelled"),
+                 "instance.rewound": N_("Moved back to an earlier step"), "message.received": N_("Message received")}
 
 
 @bp.app_context_processor
@@ -174,11 +177,29 @@ def alerts() -> Any:
     return render_template("alerts.html", alerts=rows, status=status)
 
 
-@bp.route("/instances/<int:instance_id>")
+@bp.route("/instances/<int:instance_id>", methods=["GET", "POST"])
 @page_auth()
 def instance(instance_id: int) -> Any:
+    if request.method == "POST":
+        action, form, who, session_ = request.form.get("action"), request.form, g.principal, db()
+        if action == "retry":
+            operations.retry(session_, instance_id, who)
+        elif action == "suspend":
+            operations.suspend(session_, instance_id, who, form.get("reason", ""))
+        elif action == "resume":
+            operations.resume(session_, instance_id, who)
+        elif action == "cancel":
+            operations.cancel(session_, instance_id, who, form.get("reason", ""))
+        elif action == "rewind":
+            operations.rewind(session_, instance_id, who, form.get("task", ""), form.get("reason", ""))
+        else:
+            raise Invalid(N_("Unknown action"))
+        session_.commit()
+        flash(_("Done"), "ok")
+        return redirect(url_for("pages.instance", instance_id=instance_id))
     view = instance_view(instance_id, g.principal)
-    return render_template("instance.html", **view)
+    done_steps = sorted({t.bpmn_id for t in view["tasks"] if t.status == "completed"})
+    return render_template("instance.html", done_steps=done_steps, **view)
 
 
 @bp.route("/wall")

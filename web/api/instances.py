@@ -8,12 +8,12 @@ from flask.views import MethodView
 from flask_smorest import Blueprint
 from sqlalchemy import select
 
-from engine import audit, runtime
+from engine import audit, operations, runtime
 from engine.errors import Forbidden
 from engine.models import HumanTask, ProcessInstance
 from engine.org import Principal
 from engine.tasks import can_see
-from web.api.schemas import InstanceOut
+from web.api.schemas import InstanceOut, OperationIn
 from web.auth import api_auth, principal
 from web.db import db
 
@@ -33,14 +33,56 @@ def instance_view(instance_id: int, who: Principal) -> dict[str, Any]:
     return {"instance": instance, "tasks": rows, "history": audit.history_of_instance(session, instance.id)}
 
 
+def instance_out(instance_id: int) -> dict[str, Any]:
+    view = instance_view(instance_id, principal())
+    inst: ProcessInstance = view["instance"]
+    return {"id": inst.id, "definition": inst.definition, "business_key": inst.business_key,
+            "status": inst.status, "error": inst.error, "alert_id": inst.alert_id, "started_at": inst.started_at,
+            "ended_at": inst.ended_at, "next_timer_at": inst.next_timer_at, "tasks": view["tasks"],
+            "history": view["history"]}
+
+
 @blp.route("/<int:instance_id>")
 class Instance(MethodView):
     @api_auth()
     @blp.response(200, InstanceOut)
     def get(self, instance_id: int) -> dict[str, Any]:
         """The instance with its tasks (open and done) and every recorded step."""
-        view = instance_view(instance_id, principal())
-        inst: ProcessInstance = view["instance"]
-        return {"id": inst.id, "definition": inst.definition, "business_key": inst.business_key,
-                "status": inst.status, "alert_id": inst.alert_id, "started_at": inst.started_at,
-                "ended_at": inst.ended_at, "tasks": view["tasks"], "history": view["history"]}
+        return instance_out(instance_id)
+
+
+def _operate(instance_id: int, action: str, body: dict[str, Any]) -> dict[str, Any]:
+    session = db()
+    who = principal()
+    if action == "retry":
+        operations.retry(session, instance_id, who, body.get("variables"))
+    elif action == "suspend":
+        operations.suspend(session, instance_id, who, body.get("reason") or "")
+    elif action == "resume":
+        operations.resume(session, instance_id, who)
+    elif action == "cancel":
+        operations.cancel(session, instance_id, who, body.get("reason") or "")
+    else:
+        operations.rewind(session, instance_id, who, body.get("task") or "", body.get("reason") or "")
+    session.commit()
+    return instance_out(instance_id)
+
+
+for _action, _doc in (("retry", "Run an incident's failed step again, with corrected `variables` if given."),
+                      ("suspend", "Suspend: tasks wait and timers hold until resumed (`reason` required)."),
+                      ("resume", "Resume a suspended instance; timers that came due meanwhile fire now."),
+                      ("cancel", "Cancel with a `reason`: open tasks are cancelled, the alert closed."),
+                      ("rewind", "Administrators: move the token back to step `task` (a BPMN id), with a `reason`.")):
+    def _make(action: str, doc: str) -> type[MethodView]:
+        class Operation(MethodView):
+            @api_auth("admin", "operator", "leader")
+            @blp.arguments(OperationIn)
+            @blp.response(200, InstanceOut)
+            def post(self, body: dict[str, Any], instance_id: int) -> dict[str, Any]:
+                return _operate(instance_id, action, body)
+
+        Operation.post.__doc__ = doc
+        Operation.__name__ = f"Instance{action.title()}"
+        return Operation
+
+    blp.route(f"/<int:instance_id>/{_action}", endpoint=f"instance_{_action}")(_make(_action, _doc))

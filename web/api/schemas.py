@@ -148,8 +148,16 @@ class HistoryOut(Schema):
     details = fields.Dict()
 
 
+class OperationIn(Strict):
+    reason = fields.String(load_default=None, validate=validate.Length(max=1000))
+    variables = fields.Dict(keys=fields.String(), load_default=None)
+    task = fields.String(load_default=None, metadata={"description": "rewind: the BPMN id of the step to go back to"})
+
+
 class InstanceOut(Schema):
     id = fields.Integer()
+    error = fields.String(allow_none=True)
+    next_timer_at = fields.DateTime(allow_none=True)
     process = fields.String(attribute="definition.process_key")
     process_name = fields.String(attribute="definition.name")
     version = fields.Integer(attribute="definition.version")
