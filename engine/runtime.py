@@ -21,6 +21,7 @@ from engine.errors import N_, NotFound
 from engine.expressions import resolve
 from engine.isotime import due_from
 from engine.models import ROLES, Alert, Department, HumanTask, ProcessDefinition, ProcessInstance, User
+from engine.org import ROLE_NAMES
 
 DEFAULT_PRIORITY = 50
 
@@ -161,8 +162,9 @@ def resolve_candidates(session: Session, meta: dict[str, Any], data: dict[str, A
         kind, _, code = value.partition(":") if ":" in value else ("", "", value)
         if not code:
             continue
-        if kind in ("", "role") and code in ROLES and role is None:
-            role = code
+        by_label = {vi: c for c, (vi, _en) in ROLE_NAMES.items()}
+        if kind in ("", "role") and (code in ROLES or code in by_label) and role is None:
+            role = by_label.get(code, code)
         elif kind in ("", "department") and department_id is None:
             dept = session.scalar(select(Department).where((Department.code == code) | (Department.name == code)))
             if dept is not None:

@@ -46,7 +46,7 @@ def test_incident_process_has_its_tasks_and_lanes(session) -> None:
     definition = registry.latest(session, "incident")
     tasks = definition.tasks
     assert list(tasks) == ["triage", "handle", "report", "review"]
-    assert tasks["triage"]["lane"] == "operator"
+    assert tasks["triage"]["lane"] == "Trực ban IOC"
     assert tasks["handle"]["candidate_groups"] == "${department}"
     assert tasks["review"]["candidate_groups"] == "role:leader"
     assert [f["id"] for f in tasks["review"]["form"]] == ["decision", "leader_comment"]
@@ -118,3 +118,16 @@ def test_a_static_due_date_that_means_nothing_is_refused(session) -> None:
     with pytest.raises(DeployError) as err:
         registry.deploy(session, content, "due.bpmn")
     assert err.value.details == {"file": "due.bpmn", "line": 6, "element": "work"} and "tomorrow" in str(err.value)
+
+
+def test_a_lane_named_after_a_role_routes_its_tasks(session) -> None:
+    from engine import runtime
+
+    content = minimal(pid="laned").replace(b' camunda:candidateGroups="role:officer"', b"").replace(
+        b'<bpmn:startEvent id="s">',
+        b'<bpmn:laneSet id="ls"><bpmn:lane id="l1" name="L\xc3\xa3nh \xc4\x91\xe1\xba\xa1o">'
+        b'<bpmn:flowNodeRef>work</bpmn:flowNodeRef></bpmn:lane></bpmn:laneSet><bpmn:startEvent id="s">')
+    registry.deploy(session, content, "laned.bpmn")
+    instance = runtime.start_process(session, "laned", {}, actor="test")
+    (task,) = runtime.current_step(session, instance)
+    assert task.lane == "Lãnh đạo" and task.candidate_role == "leader"

@@ -155,3 +155,51 @@ def test_officer_completes_a_task_and_the_wall_updates(server: Server, browser) 
     wall.wait_for_function("document.querySelector('[data-k=instances_completed_today]').textContent === '1'",
                            timeout=20000)
     wall_ctx.close()
+
+
+def test_designer_checks_and_deploys_a_model_and_the_instance_shows_its_diagram(server: Server, browser) -> None:  # type: ignore[no-untyped-def]
+    ioc("user", "add", "thietke", "--role", "designer", "--department", "TT-IOC", "--password", PASSWORD,
+        env=server.env)
+    ioc("user", "add", "lanhdao", "--role", "leader", "--password", PASSWORD, env=server.env)
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    ctx = browser.new_context(viewport={"width": 1400, "height": 1100}, locale="vi-VN")
+    page = ctx.new_page()
+    login(page, server, "thietke")
+    page.goto(f"{server.base}/designer")
+    page.click("#processes tbody tr:has-text('incident') a")
+    page.wait_for_selector("#modeler[data-loaded=true]")
+    page.click("#validate")
+    page.wait_for_selector("#result.ok")
+    assert "hợp lệ" in page.inner_text("#result")
+    # a model with a due date that means nothing is refused, naming the element, which is marked
+    broken = (ROOT / "processes" / "incident.bpmn").read_text().replace('camunda:dueDate="PT8H"',
+                                                                         'camunda:dueDate="ngày mai"')
+    page.evaluate("xml => window.iocDesigner.load(xml)", broken)
+    page.click("#validate")
+    page.wait_for_selector("#result.error")
+    assert "review" in page.inner_text("#result") and "ngày mai" in page.inner_text("#result")
+    assert page.locator(".ioc-failed").count() == 1
+    # a new process drawn from the blank template deploys as version 1
+    page.goto(f"{server.base}/designer?new=1")
+    page.wait_for_selector("#modeler[data-loaded=true]")
+    page.click("#deploy")
+    page.wait_for_selector("#result.ok")
+    assert "quy_trinh_moi v1" in page.inner_text("#result")
+    page.screenshot(path=str(SHOTS / "designer.png"))
+
+    token = ioc("token", "create", "s", "--role", "operator", env=server.env).stdout.strip()
+    ev = {"source": "s", "type": "air_quality", "sector": "environment", "entity": "TH-AQ-DIAGRAM",
+          "time": datetime.now(UTC).isoformat(), "values": {"aqi": 177}}
+    requests.post(f"{server.base}/api/v1/events", json={"events": [ev]}, headers={"Authorization": f"Bearer {token}"})
+    ctx.close()
+    ctx = browser.new_context(viewport={"width": 1400, "height": 1000}, locale="vi-VN")
+    leader = ctx.new_page()
+    login(leader, server, "lanhdao")
+    instance_id = wait_for(lambda: [a["instance_id"] for a in
+                                    api_session(server, "lanhdao").get(f"{server.base}/api/v1/alerts").json()
+                                    if a["instance_id"]])[0]
+    leader.goto(f"{server.base}/instances/{instance_id}")
+    leader.wait_for_selector("#diagram[data-rendered=true]")
+    assert leader.locator(".ioc-active").count() == 1  # the triage step waits, and is marked
+    leader.screenshot(path=str(SHOTS / "instance-diagram.png"))
+    ctx.close()

@@ -19,7 +19,8 @@ csrf = CSRFProtect()
 def configure_logging() -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("spiff").setLevel(logging.WARNING)  # one line per task state change otherwise
-VENDOR = {"swagger-ui": REPO_ROOT / "node_modules" / "swagger-ui-dist"}
+VENDOR = {"swagger-ui": REPO_ROOT / "node_modules" / "swagger-ui-dist",
+          "bpmn-js": REPO_ROOT / "node_modules" / "bpmn-js" / "dist"}
 MAX_REQUEST_BYTES = 16 * 1024 * 1024
 
 
@@ -47,7 +48,7 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     app.register_blueprint(pages.bp)
     api.init_app(app, csrf)
 
-    @app.route("/static/vendor/<package>/<path:filename>")
+    @app.route("/static/vendor/<package>/<path:filename>", endpoint="pages_vendor")
     def vendor(package: str, filename: str) -> Any:
         root = VENDOR.get(package)
         if root is None or not Path(root).is_dir():

@@ -9,10 +9,10 @@ from flask import Blueprint, flash, g, redirect, render_template, request, sessi
 from flask_babel import gettext as _
 from sqlalchemy import select
 
-from engine import audit, operations, tasks, wall
+from engine import audit, operations, registry, tasks, wall
 from engine.db import utcnow
 from engine.errors import N_, Invalid
-from engine.models import Department, Unit
+from engine.models import Department, ProcessDefinition, Unit
 from engine.org import SYSTEM as SYSTEM_VIEW
 from engine.org import authenticate
 from web.api.alerts import alert_query
@@ -200,6 +200,33 @@ def instance(instance_id: int) -> Any:
     view = instance_view(instance_id, g.principal)
     done_steps = sorted({t.bpmn_id for t in view["tasks"] if t.status == "completed"})
     return render_template("instance.html", done_steps=done_steps, **view)
+
+
+BLANK_BPMN = """<?xml version="1.0" encoding="UTF-8"?>
+<bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL"
+  xmlns:bpmndi="http://www.omg.org/spec/BPMN/20100524/DI" xmlns:dc="http://www.omg.org/spec/DD/20100524/DC"
+  xmlns:camunda="http://camunda.org/schema/1.0/bpmn" id="Definitions_new" targetNamespace="https://ioc.local/bpmn">
+  <bpmn:process id="quy_trinh_moi" name="Quy trình mới" isExecutable="true">
+    <bpmn:startEvent id="start" name="Bắt đầu" />
+  </bpmn:process>
+  <bpmndi:BPMNDiagram id="Diagram_new">
+    <bpmndi:BPMNPlane id="Plane_new" bpmnElement="quy_trinh_moi">
+      <bpmndi:BPMNShape id="start_di" bpmnElement="start"><dc:Bounds x="180" y="160" width="36" height="36" />
+      </bpmndi:BPMNShape>
+    </bpmndi:BPMNPlane>
+  </bpmndi:BPMNDiagram>
+</bpmn:definitions>"""
+
+
+@bp.route("/designer")
+@page_auth("designer", "admin")
+def designer() -> Any:
+    definition_id = request.args.get("definition_id", type=int)
+    definition = db().get(ProcessDefinition, definition_id) if definition_id else None
+    return render_template(
+        "designer.html", definitions=registry.all_latest(db()), blank=BLANK_BPMN,
+        xml_url=url_for("processes.Xml", definition_id=definition.id) if definition else None,
+        filename=definition.filename if definition else "quy_trinh_moi.bpmn")
 
 
 @bp.route("/wall")

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import request
+from flask import Response, request
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
 from engine import registry
-from engine.errors import Invalid
+from engine.bpmn import parse_process_file
+from engine.errors import Invalid, NotFound
 from engine.models import ProcessDefinition
 from web.api.schemas import ProcessOut
 from web.auth import api_auth, principal
@@ -18,6 +19,20 @@ from web.db import db
 PREFIX = "/processes"
 blp = Blueprint("processes", __name__, description="BPMN process definitions and their versions")
 MAX_BPMN_BYTES = 5 * 1024 * 1024
+
+
+def _upload() -> tuple[bytes, str]:
+    upload = request.files.get("file")
+    if upload is None or not upload.filename:
+        raise Invalid("Send the BPMN file in the multipart field 'file'")
+    content = upload.read(MAX_BPMN_BYTES + 1)
+    if len(content) > MAX_BPMN_BYTES:
+        raise Invalid("The file is larger than %(n)s MB", n=MAX_BPMN_BYTES // (1024 * 1024))
+    return content, upload.filename
+
+
+UPLOAD_DOC = {"requestBody": {"content": {"multipart/form-data": {"schema": {
+    "type": "object", "properties": {"file": {"type": "string", "format": "binary"}}}}}}}
 
 
 @blp.route("")
@@ -30,20 +45,38 @@ class Processes(MethodView):
 
     @api_auth("designer", "admin")
     @blp.response(201, ProcessOut(many=True))
-    @blp.doc(requestBody={"content": {"multipart/form-data": {"schema": {
-        "type": "object", "properties": {"file": {"type": "string", "format": "binary"}}}}}})
+    @blp.doc(**UPLOAD_DOC)
     def post(self) -> Any:
         """Deploy a BPMN file (multipart field `file`). An unchanged file adds no version.
 
         A file that cannot be deployed gives 422 with the file, line and element in `details`.
         """
-        upload = request.files.get("file")
-        if upload is None or not upload.filename:
-            raise Invalid("Send the BPMN file in the multipart field 'file'")
-        content = upload.read(MAX_BPMN_BYTES + 1)
-        if len(content) > MAX_BPMN_BYTES:
-            raise Invalid("The file is larger than %(n)s MB", n=MAX_BPMN_BYTES // (1024 * 1024))
+        content, filename = _upload()
         session = db()
-        deployed = registry.deploy(session, content, upload.filename, principal().name)
+        deployed = registry.deploy(session, content, filename, principal().name)
         session.commit()
         return deployed
+
+
+@blp.route("/validate")
+class Validate(MethodView):
+    @api_auth("designer", "admin")
+    @blp.doc(**UPLOAD_DOC)
+    def post(self) -> dict[str, Any]:
+        """Check a BPMN file as a deploy would, without deploying it: 200 with its processes, or 422."""
+        content, filename = _upload()
+        return {"processes": [{"process_key": p.process_key, "name": p.name, "user_tasks": list(p.tasks)}
+                              for p in parse_process_file(content, filename)]}
+
+
+@blp.route("/<int:definition_id>/bpmn")
+class Xml(MethodView):
+    @api_auth()
+    @blp.doc(responses={200: {"description": "the BPMN file of this version",
+                              "content": {"application/xml": {"schema": {"type": "string"}}}}})
+    def get(self, definition_id: int) -> Response:
+        """The BPMN file of one version, as deployed."""
+        definition = db().get(ProcessDefinition, definition_id)
+        if definition is None:
+            raise NotFound("No process version %(id)s", id=definition_id)
+        return Response(definition.bpmn_xml, mimetype="application/xml")
