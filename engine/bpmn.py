@@ -31,6 +31,8 @@ BPMN_NS = "http://www.omg.org/spec/BPMN/20100524/MODEL"
 CAMUNDA_NS = "http://camunda.org/schema/1.0/bpmn"
 NS = {"bpmn": BPMN_NS, "camunda": CAMUNDA_NS}
 TIMER_TAGS = ("timeDuration", "timeDate", "timeCycle")
+TIMER_EVENTS = ("DurationTimerEventDefinition", "TimeDateEventDefinition", "CycleTimerEventDefinition")
+_PLACEHOLDER = re.compile(r"\$\{\s*([A-Za-z_][A-Za-z0-9_]*)\s*\}")
 _BARE_ISO = re.compile(r"^(R\d*/)?(P[0-9WDTHMS.,]+|\d{4}-\d{2}-\d{2}[0-9T:.+\-Z]*)(/P[0-9WDTHMS.,]+)?$")
 
 serializer = BpmnWorkflowSerializer(BpmnWorkflowSerializer.configure(CAMUNDA_CONFIG))
@@ -69,12 +71,15 @@ def parse_xml(content: bytes, filename: str) -> etree._ElementTree:
 
 
 def quote_bare_timers(tree: etree._ElementTree) -> None:
-    """Timer values drawn in Camunda Modeler are bare ISO 8601 (``PT4H``); the engine wants strings."""
+    """Timer values drawn in Camunda Modeler are bare ISO 8601 (``PT4H``) or ``${variable}``; the engine
+    evaluates an expression, so the first become string literals and the second a variable name."""
     for tag in TIMER_TAGS:
         for node in tree.getroot().iter(f"{{{BPMN_NS}}}{tag}"):
             text = (node.text or "").strip()
             if _BARE_ISO.match(text):
                 node.text = json.dumps(text)
+            elif m := _PLACEHOLDER.fullmatch(text):
+                node.text = m.group(1)
 
 
 def _form_fields(task_node: etree._Element) -> list[dict[str, Any]]:
@@ -232,7 +237,7 @@ def _due_time(value: Any) -> datetime | None:
 
 def next_due(wf: BpmnWorkflow) -> datetime | None:
     """The earliest due time among the workflow's waiting timers, or None."""
-    dues = [d for ev in wf.waiting_events() if "Timer" in ev.event_type and (d := _due_time(ev.value))]
+    dues = [d for ev in wf.waiting_events() if ev.event_type in TIMER_EVENTS and (d := _due_time(ev.value))]
     return min(dues) if dues else None
 
 

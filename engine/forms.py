@@ -63,8 +63,8 @@ def validate(fields: list[dict[str, Any]], submitted: dict[str, Any],
         if raw is None or (isinstance(raw, str) and not raw.strip() and field.get("type") != "boolean"):
             if "required" in rules:
                 errors[fid] = N_("is required")
-            elif field.get("type") == "boolean":
-                clean[fid] = False
+            else:  # an empty optional field is set, to nothing, so that conditions and scripts can test it
+                clean[fid] = False if field.get("type") == "boolean" else None
             continue
         source = (field.get("properties") or {}).get("choices")
         try:

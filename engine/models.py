@@ -182,6 +182,8 @@ class HumanTask(Base):
     unit_code: Mapped[str | None] = mapped_column(String(16), index=True)  # the commune/ward it concerns
     candidate_role: Mapped[str | None] = mapped_column(String(20))
     candidate_department_id: Mapped[int | None] = mapped_column(ForeignKey("departments.id"))
+    # The department the task is about (a directive's department, even on the leader's review of it).
+    about_department_id: Mapped[int | None] = mapped_column(ForeignKey("departments.id"), index=True)
     assignee_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     status: Mapped[str] = mapped_column(String(20), default="open")  # open | completed | cancelled
     priority: Mapped[int] = mapped_column(Integer, default=50)
@@ -196,9 +198,25 @@ class HumanTask(Base):
     lock_version: Mapped[int] = mapped_column(Integer, default=1)
     instance: Mapped[ProcessInstance] = relationship()
     assignee: Mapped[User | None] = relationship(foreign_keys=[assignee_id])
-    candidate_department: Mapped[Department | None] = relationship()
+    candidate_department: Mapped[Department | None] = relationship(foreign_keys=[candidate_department_id])
+    about_department: Mapped[Department | None] = relationship(foreign_keys=[about_department_id])
 
     __mapper_args__ = {"version_id_col": lock_version}
+
+
+class Directive(Base):
+    """A văn bản chỉ đạo: a leader's instruction to departments, with a deadline, run by directive.bpmn."""
+
+    __tablename__ = "directives"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    title: Mapped[str] = mapped_column(String(300))
+    content: Mapped[str] = mapped_column(Text)
+    deadline: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
+    departments: Mapped[list[str]] = mapped_column(JSON, default=list)
+    issued_by: Mapped[str] = mapped_column(String(80))
+    issued_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    instance_id: Mapped[int | None] = mapped_column(ForeignKey("process_instances.id"), index=True)
+    instance: Mapped[ProcessInstance | None] = relationship()
 
 
 class TaskComment(Base):

@@ -64,10 +64,11 @@ CHOICES = {"departments": ["SO-YT", "SO-XD"]}
 
 
 @pytest.mark.parametrize("submitted, expected", [
-    ({"department": "SO-YT"}, {"department": "SO-YT", "ok": False}),
+    ({"department": "SO-YT"}, {"department": "SO-YT", "ok": False, "due_in": None, "note": None, "n": None}),
     ({"department": " SO-XD ", "due_in": "P3D", "ok": "true", "n": "12"},
-     {"department": "SO-XD", "due_in": "P3D", "ok": True, "n": 12}),
-    ({"department": "SO-YT", "ok": True, "note": "abc"}, {"department": "SO-YT", "ok": True, "note": "abc"}),
+     {"department": "SO-XD", "due_in": "P3D", "ok": True, "n": 12, "note": None}),
+    ({"department": "SO-YT", "ok": True, "note": "abc"},
+     {"department": "SO-YT", "ok": True, "note": "abc", "due_in": None, "n": None}),
 ])
 def test_form_accepts(submitted: dict[str, object], expected: dict[str, object]) -> None:
     assert validate(FIELDS, submitted, CHOICES) == expected

@@ -132,3 +132,17 @@ def test_worker_fires_timers_and_a_restart_loses_none() -> None:
         os.killpg(worker.pid, signal.SIGTERM)
         worker.wait(20)
     assert open_tasks(iid) == [("work", "cancelled"), ("follow_up", "open")]
+
+
+def test_a_time_date_timer_from_a_variable_fires() -> None:
+    from datetime import UTC, datetime, timedelta
+
+    content = boundary_model("at_date", "${remind_at}", interrupting=False, kind="timeDate")
+    with transaction() as session:
+        registry.deploy(session, content, "at_date.bpmn")
+        due = datetime.now(UTC) + timedelta(seconds=0.4)
+        iid = runtime.start_process(session, "at_date", {"remind_at": due.isoformat()}, actor="test").id
+    with session_factory(write=False)() as s:
+        assert abs((s.get(ProcessInstance, iid).next_timer_at - due).total_seconds()) < 0.01
+    wait_and_fire(0.6)
+    assert open_tasks(iid) == [("work", "open"), ("follow_up", "open")]

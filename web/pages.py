@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 from urllib.parse import urlparse
+from zoneinfo import ZoneInfo
 
 from flask import Blueprint, flash, g, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
 from sqlalchemy import select
 
-from engine import audit, operations, registry, tasks, wall
+from engine import audit, directives, operations, registry, tasks, wall
+from engine.config import settings
 from engine.db import utcnow
 from engine.errors import N_, Invalid
 from engine.models import Department, ProcessDefinition, Unit
@@ -227,6 +230,43 @@ def designer() -> Any:
         "designer.html", definitions=registry.all_latest(db()), blank=BLANK_BPMN,
         xml_url=url_for("processes.Xml", definition_id=definition.id) if definition else None,
         filename=definition.filename if definition else "quy_trinh_moi.bpmn")
+
+
+DIRECTIVE_STATES = {"to_acknowledge": N_("waiting to be acknowledged"), "in_progress": N_("in progress"),
+                    "to_review": N_("report waiting for review"), "extension_asked": N_("extension requested"),
+                    "overdue": N_("overdue"), "done": N_("done")}
+
+
+@bp.route("/directives", methods=["GET"])
+@page_auth()
+def directives_page() -> Any:
+    session_ = db()
+    rows = [directives.summary(session_, d) for d in directives.visible(session_, g.principal)]
+    return render_template("directives.html", directives=rows, state_label=lambda s: _(DIRECTIVE_STATES.get(s, s)))
+
+
+@bp.route("/directives/new", methods=["GET", "POST"])
+@page_auth("leader", "admin")
+def new_directive() -> Any:
+    errors: dict[str, str] = {}
+    form = request.form
+    if request.method == "POST":
+        try:
+            local = datetime.fromisoformat(form.get("deadline", "")).replace(tzinfo=ZoneInfo(settings().timezone))
+        except ValueError:
+            errors["deadline"] = _("must be a date and time")
+        else:
+            try:
+                directives.issue(db(), g.principal, title=form.get("title", ""), content=form.get("content", ""),
+                                 deadline=local, departments=form.getlist("departments"))
+            except Invalid as exc:
+                db().rollback()
+                errors = {k: _(v) for k, v in exc.details.get("fields", {}).items()}
+            else:
+                db().commit()
+                flash(_("The directive has been issued"), "ok")
+                return redirect(url_for("pages.directives_page"))
+    return render_template("directive_new.html", errors=errors, form=form, choices=_choices()), (422 if errors else 200)
 
 
 @bp.route("/wall")
