@@ -203,3 +203,45 @@ def test_designer_checks_and_deploys_a_model_and_the_instance_shows_its_diagram(
     assert leader.locator(".ioc-active").count() == 1  # the triage step waits, and is marked
     leader.screenshot(path=str(SHOTS / "instance-diagram.png"))
     ctx.close()
+
+
+def test_leader_issues_a_directive_and_follows_each_department(server: Server, browser) -> None:  # type: ignore[no-untyped-def]
+    for name, role, dept in (("chutich", "leader", "VP-UBND"), ("soyte", "officer", "SO-YT"),
+                             ("soxd", "officer", "SO-XD")):
+        ioc("user", "add", name, "--role", role, "--department", dept, "--password", PASSWORD, env=server.env)
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    ctx = browser.new_context(viewport={"width": 1366, "height": 1000}, locale="vi-VN")
+    page = ctx.new_page()
+    login(page, server, "chutich")
+    page.click("nav a:has-text('Chỉ đạo')")
+    page.click("text=Ban hành chỉ đạo")
+    page.fill("#title", "Rà soát, kiểm tra an toàn hồ đập trước mùa mưa bão")
+    page.fill("#content", "Các đơn vị kiểm tra toàn bộ hồ đập xung yếu, báo cáo kết quả và phương án xử lý.")
+    page.fill("#deadline", "2030-06-30T17:00")
+    page.select_option("#departments", ["SO-YT", "SO-XD"])
+    page.click("#directive-form button[type=submit]")
+    page.wait_for_selector(".directive")
+    assert page.inner_text(".directive .done-count") == "0/2"
+
+    officer = browser.new_context(viewport={"width": 1366, "height": 800}, locale="vi-VN").new_page()
+    login(officer, server, "soyte")
+    officer.click("#inbox tbody tr:has-text('Tiếp nhận chỉ đạo') a")
+    officer.fill("#f-ack_note", "Phòng Nghiệp vụ Y chủ trì")
+    officer.click("button[value=complete]")
+    officer.wait_for_url(re.compile(r".*/inbox.*"))
+    officer.click("#inbox tbody tr:has-text('Thực hiện và báo cáo kết quả') a")
+    officer.fill("#f-report_text", "Đã kiểm tra 5 cơ sở y tế ven hồ, không có nguy cơ.")
+    officer.click("button[value=complete]")
+    officer.wait_for_url(re.compile(r".*/inbox.*"))
+
+    page.goto(f"{server.base}/directives")
+    assert "báo cáo chờ lãnh đạo duyệt" in page.inner_text("tr[data-department=SO-YT]")
+    assert "chờ tiếp nhận" in page.inner_text("tr[data-department=SO-XD]")
+    page.click("tr[data-department=SO-YT] a")
+    page.select_option("#f-decision", "accept")
+    page.click("button[value=complete]")
+    page.goto(f"{server.base}/directives")
+    assert page.inner_text(".directive .done-count") == "1/2"
+    assert "đã xong" in page.inner_text("tr[data-department=SO-YT]")
+    page.screenshot(path=str(SHOTS / "directives.png"), full_page=True)
+    ctx.close()
