@@ -194,6 +194,7 @@ class HumanTask(Base):
     completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     completed_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     form: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
+    draft: Mapped[dict[str, Any] | None] = mapped_column(JSON)  # values saved but not yet submitted
     result: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     lock_version: Mapped[int] = mapped_column(Integer, default=1)
     instance: Mapped[ProcessInstance] = relationship()
@@ -217,6 +218,20 @@ class Directive(Base):
     issued_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     instance_id: Mapped[int | None] = mapped_column(ForeignKey("process_instances.id"), index=True)
     instance: Mapped[ProcessInstance | None] = relationship()
+
+
+class Attachment(Base):
+    """A file attached to a task (a report, a photo of the site). The bytes live in IOC_DATA_DIR/attachments."""
+
+    __tablename__ = "attachments"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    task_id: Mapped[int] = mapped_column(ForeignKey("human_tasks.id"), index=True)
+    filename: Mapped[str] = mapped_column(String(255))
+    kind: Mapped[str] = mapped_column(String(10))  # pdf | docx | xlsx | png | jpeg, read from the content
+    size: Mapped[int] = mapped_column(Integer)
+    sha256: Mapped[str] = mapped_column(String(64))
+    uploaded_by: Mapped[str] = mapped_column(String(80))
+    uploaded_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
 
 class TaskComment(Base):

@@ -186,6 +186,16 @@ def comments_for(session: Session, task_id: int, principal: Principal) -> list[T
     return list(session.scalars(select(TaskComment).where(TaskComment.task_id == task.id).order_by(TaskComment.id)))
 
 
+def save_draft(session: Session, task_id: int, principal: Principal, values: dict[str, Any]) -> HumanTask:
+    """Keep what someone has typed so far; only the form's own fields, nothing is validated yet."""
+    task = get_task(session, task_id, principal, lock=True)
+    _check_open(task)
+    known = {f["id"] for f in task.form}
+    task.draft = {k: v for k, v in values.items() if k in known and isinstance(v, str | int | float | bool)}
+    audit.record(session, principal.name, "task.draft_saved", "human_task", task.id, instance_id=task.instance_id)
+    return task
+
+
 def department_codes(session: Session) -> list[str]:
     return list(session.scalars(select(Department.code).order_by(Department.code)))
 

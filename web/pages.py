@@ -11,7 +11,7 @@ from flask import Blueprint, flash, g, redirect, render_template, request, sessi
 from flask_babel import gettext as _
 from sqlalchemy import select
 
-from engine import audit, directives, operations, registry, tasks, wall
+from engine import attachments, audit, directives, operations, registry, tasks, wall
 from engine.config import settings
 from engine.db import utcnow
 from engine.errors import N_, Invalid
@@ -126,7 +126,7 @@ def task(task_id: int) -> Any:
     values: dict[str, Any] = {}
     if request.method == "POST":
         action = request.form.get("action")
-        if action in ("claim", "unclaim", "delegate", "comment"):
+        if action in ("claim", "unclaim", "delegate", "comment", "draft", "attach"):
             return _task_action(task_id, action)
         values = {f["id"]: request.form.get(f["id"]) for f in row.form}
         for f in row.form:
@@ -144,9 +144,11 @@ def task(task_id: int) -> Any:
             return redirect(url_for("pages.inbox"))
     view = instance_view(row.instance_id, g.principal) if row.instance_id else None
     comments = tasks.comments_for(session_, task_id, g.principal)
-    return render_template("task.html", task=row, errors=errors, values=values, choices=_choices(), view=view,
-                           comments=comments, can_hand_over=g.principal.role in tasks.OVERSEERS
-                           or row.assignee_id in (None, g.principal.user_id)), (422 if errors else 200)
+    files = attachments.for_task(session_, task_id, g.principal)
+    can_hand_over = g.principal.role in tasks.OVERSEERS or row.assignee_id in (None, g.principal.user_id)
+    return render_template("task.html", task=row, errors=errors, values=values or row.draft or {},
+                           choices=_choices(), view=view, comments=comments, files=files,
+                           can_hand_over=can_hand_over), (422 if errors else 200)
 
 
 def _task_action(task_id: int, action: str) -> Any:
@@ -162,6 +164,17 @@ def _task_action(task_id: int, action: str) -> Any:
         tasks.delegate_task(session_, task_id, g.principal, reason=form.get("reason", ""),
                             user=form.get("to_user") or None, department=form.get("to_department") or None)
         message = _("The task has been handed over")
+    elif action == "draft":
+        row = tasks.get_task(session_, task_id, g.principal)
+        tasks.save_draft(session_, task_id, g.principal, {f["id"]: form.get(f["id"]) for f in row.form
+                                                          if form.get(f["id"]) is not None})
+        message = _("Draft saved")
+    elif action == "attach":
+        upload = request.files.get("file")
+        if upload is None or not upload.filename:
+            raise Invalid(N_("Choose a file to attach"))
+        attachments.attach(session_, task_id, g.principal, upload.filename, upload.read(attachments.MAX_BYTES + 1))
+        message = _("File attached")
     else:
         tasks.add_comment(session_, task_id, g.principal, form.get("body", ""))
         message = _("Comment added")

@@ -114,6 +114,7 @@ class TaskOut(Schema):
     created_at = fields.DateTime()
     completed_at = fields.DateTime(allow_none=True)
     form = fields.List(fields.Nested(FormFieldOut))
+    draft = fields.Dict(allow_none=True)
     result = fields.Dict(allow_none=True)
 
 

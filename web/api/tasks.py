@@ -4,10 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
+from flask import Response, request, send_file
 from flask.views import MethodView
 from flask_smorest import Blueprint
+from marshmallow import Schema, fields
 
-from engine import tasks
+from engine import attachments, tasks
+from engine.errors import Invalid
 from engine.models import HumanTask
 from web.api.schemas import CommentIn, CommentOut, CompleteIn, DelegateIn, TaskOut, TaskQuery
 from web.auth import api_auth, principal
@@ -113,3 +116,64 @@ class Comments(MethodView):
         comment = tasks.add_comment(session, task_id, principal(), body["body"])
         session.commit()
         return comment
+
+
+class AttachmentOut(Schema):
+    id = fields.Integer()
+    filename = fields.String()
+    kind = fields.String()
+    size = fields.Integer()
+    uploaded_by = fields.String()
+    uploaded_at = fields.DateTime()
+
+
+@blp.route("/<int:task_id>/attachments")
+class Attachments(MethodView):
+    @api_auth()
+    @blp.response(200, AttachmentOut(many=True))
+    def get(self, task_id: int) -> list[Any]:
+        """The files attached to a task."""
+        return attachments.for_task(db(), task_id, principal())
+
+    @api_auth()
+    @blp.response(201, AttachmentOut)
+    @blp.doc(requestBody={"content": {"multipart/form-data": {"schema": {
+        "type": "object", "properties": {"file": {"type": "string", "format": "binary"}}}}}})
+    def post(self, task_id: int) -> Any:
+        """Attach a PDF, DOCX, XLSX, PNG or JPEG file (20 MB at most; the type is read from the content)."""
+        upload = request.files.get("file")
+        if upload is None or not upload.filename:
+            raise Invalid("Send the file in the multipart field 'file'")
+        content = upload.read(attachments.MAX_BYTES + 1)
+        session = db()
+        row = attachments.attach(session, task_id, principal(), upload.filename, content)
+        session.commit()
+        return row
+
+
+@blp.route("/attachments/<int:attachment_id>")
+class AttachmentFile(MethodView):
+    @api_auth()
+    @blp.doc(responses={200: {"description": "the file"}})
+    def get(self, attachment_id: int) -> Response:
+        """Download an attached file."""
+        row, path = attachments.open_attachment(db(), attachment_id, principal())
+        return send_file(path, mimetype=attachments.MEDIA_TYPES[row.kind], as_attachment=True,
+                         download_name=row.filename)
+
+
+class DraftIn(Schema):
+    values = fields.Dict(keys=fields.String(), load_default=dict)
+
+
+@blp.route("/<int:task_id>/draft")
+class Draft(MethodView):
+    @api_auth()
+    @blp.arguments(DraftIn)
+    @blp.response(200, TaskOut)
+    def post(self, body: dict[str, Any], task_id: int) -> HumanTask:
+        """Save the form's values so far without completing the task; they come back in `draft`."""
+        session = db()
+        task = tasks.save_draft(session, task_id, principal(), body["values"])
+        session.commit()
+        return task
