@@ -11,7 +11,7 @@ from flask import Blueprint, flash, g, redirect, render_template, request, sessi
 from flask_babel import gettext as _
 from sqlalchemy import select
 
-from engine import attachments, audit, directives, operations, registry, tasks, wall
+from engine import attachments, audit, directives, operations, registry, tasks, versions, wall
 from engine.config import settings
 from engine.db import utcnow
 from engine.errors import N_, Invalid
@@ -208,6 +208,8 @@ def instance(instance_id: int) -> Any:
             operations.cancel(session_, instance_id, who, form.get("reason", ""))
         elif action == "rewind":
             operations.rewind(session_, instance_id, who, form.get("task", ""), form.get("reason", ""))
+        elif action == "migrate":
+            versions.migrate(session_, instance_id, who)
         else:
             raise Invalid(N_("Unknown action"))
         session_.commit()
@@ -215,7 +217,12 @@ def instance(instance_id: int) -> Any:
         return redirect(url_for("pages.instance", instance_id=instance_id))
     view = instance_view(instance_id, g.principal)
     done_steps = sorted({t.bpmn_id for t in view["tasks"] if t.status == "completed"})
-    return render_template("instance.html", done_steps=done_steps, **view)
+    migration = None
+    inst = view["instance"]
+    if g.principal.role in versions.MIGRATORS and inst.status in ("running", "suspended", "incident"):
+        if registry.latest(db(), inst.definition.process_key).id != inst.definition_id:
+            migration = versions.preview(db(), instance_id)
+    return render_template("instance.html", done_steps=done_steps, migration=migration, **view)
 
 
 BLANK_BPMN = """<?xml version="1.0" encoding="UTF-8"?>

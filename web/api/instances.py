@@ -6,9 +6,10 @@ from typing import Any
 
 from flask.views import MethodView
 from flask_smorest import Blueprint
+from marshmallow import Schema, fields
 from sqlalchemy import select
 
-from engine import audit, operations, runtime
+from engine import audit, operations, runtime, versions
 from engine.errors import Forbidden
 from engine.models import HumanTask, ProcessInstance
 from engine.org import Principal
@@ -86,3 +87,27 @@ for _action, _doc in (("retry", "Run an incident's failed step again, with corre
         return Operation
 
     blp.route(f"/<int:instance_id>/{_action}", endpoint=f"instance_{_action}")(_make(_action, _doc))
+
+
+class MigrateIn(Schema):
+    to = fields.Integer(load_default=None, metadata={"description": "the target version's definition id; "
+                                                                   "the latest version when omitted"})
+
+
+@blp.route("/<int:instance_id>/migration")
+class MigrationPreview(MethodView):
+    @api_auth("admin", "designer", "operator", "leader")
+    @blp.arguments(MigrateIn, location="query")
+    def get(self, args: dict[str, Any], instance_id: int) -> dict[str, Any]:
+        """Preview moving the instance to another version: is it safe, which waiting steps are recreated."""
+        return versions.preview(db(), instance_id, args["to"])
+
+    @api_auth("admin", "designer")
+    @blp.arguments(MigrateIn)
+    @blp.response(200, InstanceOut)
+    def post(self, body: dict[str, Any], instance_id: int) -> dict[str, Any]:
+        """Move the instance to the version (409 with the reasons when it is not safe)."""
+        session = db()
+        versions.migrate(session, instance_id, principal(), body["to"])
+        session.commit()
+        return instance_out(instance_id)
