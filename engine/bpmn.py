@@ -220,7 +220,9 @@ def parse_process_file(content: bytes, filename: str) -> list[ParsedProcess]:
         except (NotImplementedError, KeyError, AttributeError, TypeError) as exc:
             raise _fail(N_("The engine cannot run this model: %(reason)s"), filename,
                         node.sourceline if node is not None else None, pid, reason=str(exc)) from None
-        catalog = task_catalog(node, _lanes(node)) if node is not None else {}
+        # The tasks of every process in the file: a call activity's user tasks show in the caller's inbox.
+        catalog = {tid: meta for proc in tree.getroot().iterfind("bpmn:process", NS)
+                   for tid, meta in task_catalog(proc, _lanes(proc)).items()}
         check_catalog(catalog, filename)
         result.append(ParsedProcess(process_key=pid, name=(node.get("name") if node is not None else None) or pid,
                                     spec_json=spec_json, tasks=catalog))

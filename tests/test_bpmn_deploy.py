@@ -131,3 +131,36 @@ def test_a_lane_named_after_a_role_routes_its_tasks(session) -> None:
     instance = runtime.start_process(session, "laned", {}, actor="test")
     (task,) = runtime.current_step(session, instance)
     assert task.lane == "Lãnh đạo" and task.candidate_role == "leader"
+
+
+def test_a_call_activity_puts_the_called_process_tasks_in_the_right_inbox(session) -> None:
+    from engine import runtime
+
+    content = """<?xml version="1.0" encoding="UTF-8"?>
+<bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL"
+    xmlns:camunda="http://camunda.org/schema/1.0/bpmn" id="d" targetNamespace="t">
+  <bpmn:process id="parent_flow" isExecutable="true">
+    <bpmn:startEvent id="s"><bpmn:outgoing>f1</bpmn:outgoing></bpmn:startEvent>
+    <bpmn:callActivity id="call_inspect" name="Kiểm tra" calledElement="inspection_flow">
+      <bpmn:incoming>f1</bpmn:incoming><bpmn:outgoing>f2</bpmn:outgoing></bpmn:callActivity>
+    <bpmn:userTask id="close" camunda:candidateGroups="role:leader">
+      <bpmn:incoming>f2</bpmn:incoming><bpmn:outgoing>f3</bpmn:outgoing></bpmn:userTask>
+    <bpmn:endEvent id="e"><bpmn:incoming>f3</bpmn:incoming></bpmn:endEvent>
+    <bpmn:sequenceFlow id="f1" sourceRef="s" targetRef="call_inspect" />
+    <bpmn:sequenceFlow id="f2" sourceRef="call_inspect" targetRef="close" />
+    <bpmn:sequenceFlow id="f3" sourceRef="close" targetRef="e" />
+  </bpmn:process>
+  <bpmn:process id="inspection_flow" isExecutable="true">
+    <bpmn:startEvent id="is"><bpmn:outgoing>g1</bpmn:outgoing></bpmn:startEvent>
+    <bpmn:userTask id="inspect" name="Kiểm tra hiện trường" camunda:candidateGroups="department:SO-XD">
+      <bpmn:incoming>g1</bpmn:incoming><bpmn:outgoing>g2</bpmn:outgoing></bpmn:userTask>
+    <bpmn:endEvent id="ie"><bpmn:incoming>g2</bpmn:incoming></bpmn:endEvent>
+    <bpmn:sequenceFlow id="g1" sourceRef="is" targetRef="inspect" />
+    <bpmn:sequenceFlow id="g2" sourceRef="inspect" targetRef="ie" />
+  </bpmn:process>
+</bpmn:definitions>""".encode()
+    deployed = registry.deploy(session, content, "call.bpmn")
+    assert sorted(d.process_key for d in deployed) == ["inspection_flow", "parent_flow"]
+    instance = runtime.start_process(session, "parent_flow", {}, actor="test")
+    (task,) = runtime.current_step(session, instance)
+    assert (task.bpmn_id, task.name, task.candidate_department.code) == ("inspect", "Kiểm tra hiện trường", "SO-XD")
