@@ -205,6 +205,14 @@ class HumanTask(Base):
     __mapper_args__ = {"version_id_col": lock_version}
 
 
+class TaskCandidateUser(Base):
+    """A person named in ``camunda:candidateUsers``: the task shows in their inbox too."""
+
+    __tablename__ = "task_candidate_users"
+    task_id: Mapped[int] = mapped_column(ForeignKey("human_tasks.id"), primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), primary_key=True, index=True)
+
+
 class Directive(Base):
     """A văn bản chỉ đạo: a leader's instruction to departments, with a deadline, run by directive.bpmn."""
 

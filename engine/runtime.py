@@ -20,7 +20,16 @@ from engine.db import utcnow
 from engine.errors import N_, NotFound
 from engine.expressions import resolve
 from engine.isotime import due_from
-from engine.models import ROLES, Alert, Department, HumanTask, ProcessDefinition, ProcessInstance, User
+from engine.models import (
+    ROLES,
+    Alert,
+    Department,
+    HumanTask,
+    ProcessDefinition,
+    ProcessInstance,
+    TaskCandidateUser,
+    User,
+)
 from engine.org import ROLE_NAMES
 
 DEFAULT_PRIORITY = 50
@@ -139,6 +148,11 @@ def _new_human_task(session: Session, instance: ProcessInstance, definition: Pro
                     form=_form_with_defaults(meta.get("form") or [], data))
     session.add(row)
     session.flush()
+    names = [n.strip() for n in (resolve(meta.get("candidate_users"), data) or "").split(",") if n.strip()]
+    if names:
+        for user in session.scalars(select(User).where(User.username.in_(names), User.active.is_(True))):
+            session.add(TaskCandidateUser(task_id=row.id, user_id=user.id))
+        session.flush()
     return row
 
 

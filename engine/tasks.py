@@ -17,7 +17,7 @@ from engine import alerts, audit, bus, runtime
 from engine.db import utcnow
 from engine.errors import N_, Conflict, Forbidden, Invalid, NotFound
 from engine.forms import shown, validate
-from engine.models import Department, HumanTask, TaskComment, User
+from engine.models import Department, HumanTask, TaskCandidateUser, TaskComment, User
 from engine.org import Principal
 
 SCOPES = ("mine", "department", "all")
@@ -25,23 +25,30 @@ DUE_SOON = timedelta(hours=4)
 OVERSEERS = ("leader", "admin", "operator")  # may hand any task they can see to someone else
 
 
+def _named_for(user_id: int) -> Any:
+    return HumanTask.id.in_(select(TaskCandidateUser.task_id).where(TaskCandidateUser.user_id == user_id))
+
+
 def _visible_filter(principal: Principal) -> Any:
     conds = [HumanTask.candidate_role == principal.role]
     if principal.user_id is not None:
         conds.append(HumanTask.assignee_id == principal.user_id)
+        conds.append(_named_for(principal.user_id))
     if principal.department_id is not None:
         conds.append(HumanTask.candidate_department_id == principal.department_id)
     return or_(*conds)
 
 
-def can_see(principal: Principal, task: HumanTask) -> bool:
+def can_see(principal: Principal, task: HumanTask, session: Session | None = None) -> bool:
     if principal.role in ("admin", "leader"):
         return True
-    return bool(
-        task.candidate_role == principal.role
-        or (principal.user_id is not None and task.assignee_id == principal.user_id)
-        or (principal.department_id is not None and task.candidate_department_id == principal.department_id)
-    )
+    if (task.candidate_role == principal.role
+            or (principal.user_id is not None and task.assignee_id == principal.user_id)
+            or (principal.department_id is not None and task.candidate_department_id == principal.department_id)):
+        return True
+    if session is not None and principal.user_id is not None:
+        return session.get(TaskCandidateUser, (task.id, principal.user_id)) is not None
+    return False
 
 
 def inbox_query(principal: Principal, scope: str = "all", status: str = "open",
@@ -58,6 +65,8 @@ def inbox_query(principal: Principal, scope: str = "all", status: str = "open",
         conds = [HumanTask.candidate_role == principal.role]
         if principal.department_id is not None:
             conds.append(HumanTask.candidate_department_id == principal.department_id)
+        if principal.user_id is not None:
+            conds.append(_named_for(principal.user_id))
         stmt = stmt.where(or_(*conds))
     elif principal.role not in ("admin", "leader"):
         stmt = stmt.where(_visible_filter(principal))
@@ -80,7 +89,7 @@ def get_task(session: Session, task_id: int, principal: Principal, *, lock: bool
     task = session.scalar(stmt)
     if task is None:
         raise NotFound(N_("No task %(id)s"), id=task_id)
-    if not can_see(principal, task):
+    if not can_see(principal, task, session):
         raise Forbidden(N_("This task is not for you"))
     return task
 

@@ -29,8 +29,8 @@ from engine.config import settings  # noqa: E402
 from engine.org import seed_organisation  # noqa: E402
 from engine.redis_server import EmbeddedRedis  # noqa: E402
 
-MUTABLE_TABLES = ("attachments", "task_comments", "directives", "human_tasks", "process_instances", "alerts", "events",
-                  "audit_log", "api_tokens", "users")
+MUTABLE_TABLES = ("task_candidate_users", "attachments", "task_comments", "directives", "human_tasks",
+                  "process_instances", "alerts", "events", "audit_log", "api_tokens", "users")
 
 
 def backend() -> str:

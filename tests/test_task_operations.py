@@ -130,3 +130,24 @@ def test_fifty_simultaneous_completions_one_wins(server: Server) -> None:
     assert sorted(codes) == [200] + [409] * 49, codes
     instance = sessions[0].get(f"{server.base}/api/v1/instances/{task['instance_id']}").json()
     assert [t["bpmn_id"] for t in instance["tasks"]] == ["triage", "handle"]  # the flow moved on once
+
+
+def test_candidate_users_see_the_task_and_others_do_not(client) -> None:
+    from engine import registry, runtime
+    from engine.db import transaction
+    from tests.test_bpmn_deploy import minimal
+
+    factories.user("officer", "SO-YT", name="quang")
+    factories.user("officer", "SO-YT", name="son")
+    content = minimal(pid="named").replace(b'camunda:candidateGroups="role:officer"',
+                                           b'camunda:candidateUsers="quang, ${second}"')
+    with transaction() as session:
+        registry.deploy(session, content, "named.bpmn")
+        runtime.start_process(session, "named", {"second": "nobody"}, actor="test")
+    quang = client.application.test_client()
+    login(quang, "quang")
+    son = client.application.test_client()
+    login(son, "son")
+    assert [t["bpmn_id"] for t in quang.get("/api/v1/tasks").get_json()] == ["work"]
+    assert [t["bpmn_id"] for t in quang.get("/api/v1/tasks?scope=department").get_json()] == ["work"]
+    assert son.get("/api/v1/tasks").get_json() == []
