@@ -45,6 +45,7 @@ class ParsedProcess:
     name: str
     spec_json: str
     tasks: dict[str, dict[str, Any]] = field(default_factory=dict)
+    timer_start: bool = False  # its start event is a timer: it runs on a schedule
 
 
 def _fail(message: str, filename: str, line: int | None = None, element: str | None = None,
@@ -225,7 +226,9 @@ def parse_process_file(content: bytes, filename: str) -> list[ParsedProcess]:
                    for tid, meta in task_catalog(proc, _lanes(proc)).items()}
         check_catalog(catalog, filename)
         result.append(ParsedProcess(process_key=pid, name=(node.get("name") if node is not None else None) or pid,
-                                    spec_json=spec_json, tasks=catalog))
+                                    spec_json=spec_json, tasks=catalog,
+                                    timer_start=node is not None and node.find(
+                                        "bpmn:startEvent/bpmn:timerEventDefinition", NS) is not None))
     return result
 
 

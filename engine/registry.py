@@ -10,8 +10,9 @@ from sqlalchemy.orm import Session
 
 from engine import audit, bus
 from engine.bpmn import parse_process_file
+from engine.db import utcnow
 from engine.errors import N_, NotFound
-from engine.models import ProcessDefinition
+from engine.models import HumanTask, ProcessDefinition, ProcessInstance
 
 
 def content_hash(process_key: str, content: bytes) -> str:
@@ -38,8 +39,28 @@ def deploy(session: Session, content: bytes, filename: str, actor: str = "system
         audit.record(session, actor, "process.deployed", "process_definition", definition.id,
                      process=parsed.process_key, version=definition.version, hash=digest[:12])
         bus.publish(session, "process.deployed", process=parsed.process_key, version=definition.version)
+        if parsed.timer_start:
+            schedule(session, definition, actor)
         result.append(definition)
     return result
+
+
+def schedule(session: Session, definition: ProcessDefinition, actor: str) -> None:
+    """A process that starts on a timer (a schedule) runs as one standing instance whose start event fires
+    at each due time and opens the process's first steps; a new version replaces the previous schedule."""
+    from engine import runtime  # runtime needs the registry; this is the one call back into it
+
+    key = f"schedule:{definition.process_key}"
+    for old in session.scalars(select(ProcessInstance).where(ProcessInstance.business_key == key,
+                                                             ProcessInstance.status == "running")):
+        old.status, old.ended_at, old.next_timer_at = "cancelled", utcnow(), None
+        for task in session.scalars(select(HumanTask).where(HumanTask.instance_id == old.id,
+                                                            HumanTask.status == "open")):
+            task.status, task.completed_at = "cancelled", utcnow()
+        audit.record(session, actor, "instance.cancelled", "process_instance", old.id, instance_id=old.id,
+                     reason=f"replaced by version {definition.version}")
+    runtime.start_process(session, definition.process_key, {"title": definition.name}, actor=actor,
+                          business_key=key)
 
 
 def deploy_directory(session: Session, directory: Path, actor: str = "system") -> list[ProcessDefinition]:

@@ -146,3 +146,32 @@ def test_a_time_date_timer_from_a_variable_fires() -> None:
         assert abs((s.get(ProcessInstance, iid).next_timer_at - due).total_seconds()) < 0.01
     wait_and_fire(0.6)
     assert open_tasks(iid) == [("work", "open"), ("follow_up", "open")]
+
+
+def test_a_timer_start_event_runs_the_process_on_its_schedule() -> None:
+    content = (HEAD.format(pid="daily_report").replace(
+        '<bpmn:startEvent id="s"><bpmn:outgoing>f1</bpmn:outgoing></bpmn:startEvent>',
+        '<bpmn:startEvent id="s"><bpmn:outgoing>f1</bpmn:outgoing><bpmn:timerEventDefinition>'
+        '<bpmn:timeCycle>R2/PT0.3S</bpmn:timeCycle></bpmn:timerEventDefinition></bpmn:startEvent>') + """
+    <bpmn:userTask id="report" name="Báo cáo hằng ngày" camunda:candidateGroups="role:operator">
+      <bpmn:incoming>f1</bpmn:incoming><bpmn:outgoing>f2</bpmn:outgoing></bpmn:userTask>
+    <bpmn:endEvent id="e"><bpmn:incoming>f2</bpmn:incoming></bpmn:endEvent>
+    <bpmn:sequenceFlow id="f1" sourceRef="s" targetRef="report" />
+    <bpmn:sequenceFlow id="f2" sourceRef="report" targetRef="e" />
+""" + TAIL).encode()
+    with transaction() as session:
+        registry.deploy(session, content, "daily.bpmn")  # deploying it schedules it
+    with session_factory(write=False)() as s:
+        (standing,) = s.scalars(select(ProcessInstance).where(ProcessInstance.business_key == "schedule:daily_report"))
+        iid = standing.id
+    assert open_tasks(iid) == []
+    for _ in range(4):
+        wait_and_fire(0.35)
+    assert open_tasks(iid) == [("report", "open"), ("report", "open")]  # R2: twice
+    with transaction() as session:  # a new version replaces the schedule
+        registry.deploy(session, content.replace("Báo cáo hằng ngày".encode(), b"Bao cao"), "daily.bpmn")
+    with session_factory(write=False)() as s:
+        states = [(i.definition.version, i.status) for i in s.scalars(
+            select(ProcessInstance).where(ProcessInstance.business_key == "schedule:daily_report")
+            .order_by(ProcessInstance.id))]
+    assert states == [(1, "cancelled"), (2, "running")]
