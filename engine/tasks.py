@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 from typing import Any
+from uuid import UUID
 
 from SpiffWorkflow.util.task import TaskState
 from sqlalchemy import Select, or_, select
@@ -222,7 +223,7 @@ def complete_task(session: Session, task_id: int, principal: Principal, submitte
         raise Conflict(N_("The process is not running (suspended, stopped by an incident, or ended)"),
                        code="instance_not_running")
     wf = runtime.load(instance)
-    spiff_task = wf.get_task_from_id(_uuid(task.task_guid))
+    spiff_task = wf.get_task_from_id(UUID(task.task_guid))
     if spiff_task is None or spiff_task.state != TaskState.READY:
         raise Conflict(N_("This task is no longer waiting"), code="task_closed")
     spiff_task.set_data(**values, **{f"{task.bpmn_id}_by": principal.name})
@@ -243,8 +244,3 @@ def complete_task(session: Session, task_id: int, principal: Principal, submitte
         alerts.close_alert(session, instance.alert, principal.name)
     return task
 
-
-def _uuid(guid: str) -> Any:
-    from uuid import UUID
-
-    return UUID(guid)
