@@ -55,6 +55,16 @@ def _fail(message: str, filename: str, line: int | None = None, element: str | N
 
 
 def parse_xml(content: bytes, filename: str) -> etree._ElementTree:
+    """A BPMN file, parsed safely (see ``parse_xml_any``)."""
+    tree = parse_xml_any(content, filename)
+    root = tree.getroot()
+    if root.tag != f"{{{BPMN_NS}}}definitions":
+        raise _fail(N_("This is not a BPMN 2.0 file: the root element is %(tag)s"), filename,
+                    root.sourceline, tag=etree.QName(root).localname)
+    return tree
+
+
+def parse_xml_any(content: bytes, filename: str) -> etree._ElementTree:
     """Parse without resolving entities, loading DTDs or touching the network."""
     parser = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False, huge_tree=False)
     try:
@@ -64,10 +74,6 @@ def parse_xml(content: bytes, filename: str) -> etree._ElementTree:
                     reason=exc.msg) from None
     if tree.docinfo.doctype or b"<!ENTITY" in content:
         raise _fail(N_("DOCTYPE and entity declarations are refused in process files"), filename, 1)
-    root = tree.getroot()
-    if root.tag != f"{{{BPMN_NS}}}definitions":
-        raise _fail(N_("This is not a BPMN 2.0 file: the root element is %(tag)s"), filename,
-                    root.sourceline, tag=etree.QName(root).localname)
     return tree
 
 
@@ -192,14 +198,17 @@ def check_code(tree: etree._ElementTree, filename: str) -> None:
                             owner.get("id") if owner is not None else None, reason=str(exc)) from None
 
 
-def parse_process_file(content: bytes, filename: str) -> list[ParsedProcess]:
-    """Check a BPMN file and return its executable processes, ready to store."""
+def parse_process_file(content: bytes, filename: str, decisions: list[bytes] | None = None) -> list[ParsedProcess]:
+    """Check a BPMN file and return its executable processes, ready to store. ``decisions`` are the DMN
+    files its business rule tasks may refer to (``camunda:decisionRef``)."""
     tree = parse_xml(content, filename)
     check_ids(tree, filename)
     check_code(tree, filename)
     quote_bare_timers(tree)
     parser = CamundaParser()
     try:
+        for dmn in decisions or []:
+            parser.add_dmn_str(dmn)
         parser.add_bpmn_xml(tree, filename=filename)
         process_ids = parser.get_process_ids()
     except ValidationException as exc:

@@ -142,6 +142,22 @@ class ProcessDefinition(Base):
     deployed_by: Mapped[str] = mapped_column(String(80), default="system")
 
 
+class DecisionDefinition(Base):
+    """One version of a DMN decision table, stored once by content hash; processes deployed after it use it."""
+
+    __tablename__ = "decision_definitions"
+    __table_args__ = (UniqueConstraint("decision_key", "version"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    decision_key: Mapped[str] = mapped_column(String(100), index=True)
+    name: Mapped[str] = mapped_column(String(250))
+    version: Mapped[int] = mapped_column(Integer)
+    content_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    filename: Mapped[str] = mapped_column(String(250))
+    dmn_xml: Mapped[str] = mapped_column(Text)
+    deployed_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    deployed_by: Mapped[str] = mapped_column(String(80), default="system")
+
+
 class ProcessInstance(Base):
     __tablename__ = "process_instances"
     id: Mapped[int] = mapped_column(primary_key=True)

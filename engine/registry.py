@@ -8,8 +8,8 @@ from pathlib import Path
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from engine import audit, bus
-from engine.bpmn import parse_process_file
+from engine import audit, bus, decisions
+from engine.bpmn import parse_process_file, parse_xml_any
 from engine.db import utcnow
 from engine.errors import N_, NotFound
 from engine.models import HumanTask, ProcessDefinition, ProcessInstance
@@ -21,8 +21,11 @@ def content_hash(process_key: str, content: bytes) -> str:
 
 def deploy(session: Session, content: bytes, filename: str, actor: str = "system") -> list[ProcessDefinition]:
     """Deploy the executable processes of a BPMN file; an unchanged file adds no version."""
+    if decisions.is_dmn(parse_xml_any(content, filename).getroot()):
+        decisions.deploy(session, content, filename, actor)
+        return []
     result = []
-    for parsed in parse_process_file(content, filename):
+    for parsed in parse_process_file(content, filename, decisions.latest_files(session)):
         digest = content_hash(parsed.process_key, content)
         existing = session.scalar(select(ProcessDefinition).where(ProcessDefinition.content_hash == digest))
         if existing is not None:
@@ -65,6 +68,8 @@ def schedule(session: Session, definition: ProcessDefinition, actor: str) -> Non
 
 def deploy_directory(session: Session, directory: Path, actor: str = "system") -> list[ProcessDefinition]:
     deployed = []
+    for path in sorted(directory.glob("*.dmn")):  # decisions first: processes refer to them
+        deploy(session, path.read_bytes(), path.name, actor)
     for path in sorted(directory.glob("*.bpmn")):
         deployed.extend(deploy(session, path.read_bytes(), path.name, actor))
     return deployed

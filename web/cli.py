@@ -79,8 +79,11 @@ def _cmd_process_deploy(args: argparse.Namespace) -> int:
             path = Path(name)
             if not path.is_file():
                 raise SystemExit(f"error: {name}: no such file")
-            for d in registry.deploy(session, path.read_bytes(), path.name, actor="cli"):
+            deployed = registry.deploy(session, path.read_bytes(), path.name, actor="cli")
+            for d in deployed:
                 print(f"{d.process_key} v{d.version} ({d.content_hash[:12]}) from {path.name}")
+            if not deployed:
+                print(f"decisions from {path.name} deployed")
     return 0
 
 

@@ -8,7 +8,7 @@ from flask import Response, request
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
-from engine import registry
+from engine import decisions, registry
 from engine.bpmn import parse_process_file
 from engine.errors import Invalid, NotFound
 from engine.models import ProcessDefinition
@@ -66,7 +66,7 @@ class Validate(MethodView):
         """Check a BPMN file as a deploy would, without deploying it: 200 with its processes, or 422."""
         content, filename = _upload()
         return {"processes": [{"process_key": p.process_key, "name": p.name, "user_tasks": list(p.tasks)}
-                              for p in parse_process_file(content, filename)]}
+                              for p in parse_process_file(content, filename, decisions.latest_files(db()))]}
 
 
 @blp.route("/<int:definition_id>/bpmn")
