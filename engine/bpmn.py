@@ -23,6 +23,7 @@ from SpiffWorkflow.camunda.parser.CamundaParser import CamundaParser
 from SpiffWorkflow.camunda.serializer.config import CAMUNDA_CONFIG
 
 from engine.errors import N_, DeployError
+from engine.forms import SchemaError, fields_from_json_schema
 from engine.isotime import parse_datetime, parse_duration
 from engine.sandbox import UnsafeCode, script_engine
 from engine.sandbox import check as sandbox_check
@@ -104,7 +105,24 @@ def _form_fields(task_node: etree._Element) -> list[dict[str, Any]]:
     return fields
 
 
-def task_catalog(process_node: etree._Element, lanes: dict[str, str | None]) -> dict[str, dict[str, Any]]:
+def _json_form(node: etree._Element, schemas: dict[str, bytes], filename: str) -> list[dict[str, Any]] | None:
+    """Fields from a JSON Schema file beside the model (``camunda:formKey="json:file.schema.json"``)."""
+    key = node.get(f"{{{CAMUNDA_NS}}}formKey") or ""
+    if not key.startswith("json:"):
+        return None
+    name = key[len("json:"):].strip()
+    if name not in schemas:
+        raise _fail(N_("The form file %(name)s is not deployed with the model (put it beside the .bpmn file)"),
+                    filename, node.sourceline, node.get("id"), name=name)
+    try:
+        return fields_from_json_schema(json.loads(schemas[name]))
+    except (ValueError, SchemaError) as exc:
+        raise _fail(N_("The form file %(name)s cannot be used: %(reason)s"), filename, node.sourceline,
+                    node.get("id"), name=name, reason=str(exc)) from None
+
+
+def task_catalog(process_node: etree._Element, lanes: dict[str, str | None], schemas: dict[str, bytes] | None = None,
+                 filename: str = "") -> dict[str, dict[str, Any]]:
     """What the inbox needs about each user task, read from the model's XML."""
     catalog: dict[str, dict[str, Any]] = {}
     for node in process_node.iter(f"{{{BPMN_NS}}}userTask", f"{{{BPMN_NS}}}manualTask"):
@@ -120,7 +138,7 @@ def task_catalog(process_node: etree._Element, lanes: dict[str, str | None]) -> 
             "due_date": node.get(f"{{{CAMUNDA_NS}}}dueDate"),
             "follow_up_date": node.get(f"{{{CAMUNDA_NS}}}followUpDate"),
             "priority": node.get(f"{{{CAMUNDA_NS}}}priority"),
-            "form": _form_fields(node),
+            "form": _json_form(node, schemas or {}, filename) or _form_fields(node),
             "line": node.sourceline,
         }
     return catalog
@@ -198,9 +216,11 @@ def check_code(tree: etree._ElementTree, filename: str) -> None:
                             owner.get("id") if owner is not None else None, reason=str(exc)) from None
 
 
-def parse_process_file(content: bytes, filename: str, decisions: list[bytes] | None = None) -> list[ParsedProcess]:
+def parse_process_file(content: bytes, filename: str, decisions: list[bytes] | None = None,
+                       schemas: dict[str, bytes] | None = None) -> list[ParsedProcess]:
     """Check a BPMN file and return its executable processes, ready to store. ``decisions`` are the DMN
-    files its business rule tasks may refer to (``camunda:decisionRef``)."""
+    files its business rule tasks may refer to (``camunda:decisionRef``); ``schemas`` the JSON Schema
+    form files beside it, by file name (``camunda:formKey="json:NAME"``)."""
     tree = parse_xml(content, filename)
     check_ids(tree, filename)
     check_code(tree, filename)
@@ -232,7 +252,7 @@ def parse_process_file(content: bytes, filename: str, decisions: list[bytes] | N
                         node.sourceline if node is not None else None, pid, reason=str(exc)) from None
         # The tasks of every process in the file: a call activity's user tasks show in the caller's inbox.
         catalog = {tid: meta for proc in tree.getroot().iterfind("bpmn:process", NS)
-                   for tid, meta in task_catalog(proc, _lanes(proc)).items()}
+                   for tid, meta in task_catalog(proc, _lanes(proc), schemas, filename).items()}
         check_catalog(catalog, filename)
         result.append(ParsedProcess(process_key=pid, name=(node.get("name") if node is not None else None) or pid,
                                     spec_json=spec_json, tasks=catalog,

@@ -92,3 +92,45 @@ def shown(fields: list[dict[str, Any]], values: dict[str, Any]) -> list[dict[str
         names = {o["id"]: o.get("name") or o["id"] for o in field.get("options") or []}
         out.append({"id": field["id"], "label": field.get("label") or field["id"], "value": names.get(value, value)})
     return out
+
+
+class SchemaError(ValueError):
+    """A JSON Schema form the engine cannot render; the message names the property."""
+
+
+def fields_from_json_schema(schema: dict[str, Any]) -> list[dict[str, Any]]:
+    """A form declared as JSON Schema (an object of simple properties) → the engine's field list.
+
+    Supported: ``string`` (with ``enum`` + optional ``enumNames``, ``format: date``, ``maxLength``,
+    ``x-widget: textarea``), ``integer``, ``boolean``; ``title`` as the label; the ``required`` list.
+    """
+    if schema.get("type") != "object" or not isinstance(schema.get("properties"), dict):
+        raise SchemaError("the schema must be an object with properties")
+    required = set(schema.get("required") or [])
+    fields = []
+    for fid, prop in schema["properties"].items():
+        if not isinstance(prop, dict):
+            raise SchemaError(f"property {fid}: not an object")
+        kind = prop.get("type")
+        field: dict[str, Any] = {"id": fid, "label": prop.get("title") or fid, "default": prop.get("default"),
+                                 "options": [], "properties": {}, "validation": {}}
+        if kind == "string" and "enum" in prop:
+            names = prop.get("enumNames") or prop["enum"]
+            field["type"] = "enum"
+            field["options"] = [{"id": str(v), "name": str(n)} for v, n in zip(prop["enum"], names, strict=False)]
+        elif kind == "string":
+            field["type"] = "date" if prop.get("format") == "date" else "string"
+        elif kind == "integer":
+            field["type"] = "long"
+        elif kind == "boolean":
+            field["type"] = "boolean"
+        else:
+            raise SchemaError(f"property {fid}: type {kind!r} is not supported (string, integer, boolean)")
+        if prop.get("x-widget") == "textarea":
+            field["properties"]["widget"] = "textarea"
+        if "maxLength" in prop:
+            field["validation"]["maxlength"] = str(prop["maxLength"])
+        if fid in required:
+            field["validation"]["required"] = None
+        fields.append(field)
+    return fields

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import re
 from pathlib import Path
 
 from sqlalchemy import func, select
@@ -19,14 +20,18 @@ def content_hash(process_key: str, content: bytes) -> str:
     return hashlib.sha256(process_key.encode() + b"\0" + content).hexdigest()
 
 
-def deploy(session: Session, content: bytes, filename: str, actor: str = "system") -> list[ProcessDefinition]:
-    """Deploy the executable processes of a BPMN file; an unchanged file adds no version."""
+def deploy(session: Session, content: bytes, filename: str, actor: str = "system",
+           schemas: dict[str, bytes] | None = None) -> list[ProcessDefinition]:
+    """Deploy the executable processes of a BPMN file (or the decisions of a DMN file); an unchanged file adds
+    no version. ``schemas`` are the JSON Schema form files beside it, by name."""
     if decisions.is_dmn(parse_xml_any(content, filename).getroot()):
         decisions.deploy(session, content, filename, actor)
         return []
     result = []
-    for parsed in parse_process_file(content, filename, decisions.latest_files(session)):
-        digest = content_hash(parsed.process_key, content)
+    used = sorted(set(re.findall(rb'formKey="json:([^"]+)"', content)))  # the form files this model uses
+    forms = b"".join((schemas or {}).get(name.decode(), b"") for name in used)
+    for parsed in parse_process_file(content, filename, decisions.latest_files(session), schemas):
+        digest = content_hash(parsed.process_key, content + forms)
         existing = session.scalar(select(ProcessDefinition).where(ProcessDefinition.content_hash == digest))
         if existing is not None:
             result.append(existing)
@@ -70,8 +75,9 @@ def deploy_directory(session: Session, directory: Path, actor: str = "system") -
     deployed = []
     for path in sorted(directory.glob("*.dmn")):  # decisions first: processes refer to them
         deploy(session, path.read_bytes(), path.name, actor)
+    schemas = {p.name: p.read_bytes() for p in directory.glob("*.json")}
     for path in sorted(directory.glob("*.bpmn")):
-        deployed.extend(deploy(session, path.read_bytes(), path.name, actor))
+        deployed.extend(deploy(session, path.read_bytes(), path.name, actor, schemas))
     return deployed
 
 

@@ -74,12 +74,17 @@ def _cmd_process_deploy(args: argparse.Namespace) -> int:
     from engine import registry
     from engine.db import transaction
 
+    paths = [Path(name) for name in args.files]
+    for path in paths:
+        if not path.is_file():
+            raise SystemExit(f"error: {path}: no such file")
+    # JSON Schema form files: those named on the command line, and those beside each model
+    schemas = {p.name: p.read_bytes() for folder in {p.parent for p in paths} for p in folder.glob("*.json")}
+    schemas.update({p.name: p.read_bytes() for p in paths if p.suffix == ".json"})
+    ordered = sorted((p for p in paths if p.suffix != ".json"), key=lambda p: p.suffix != ".dmn")  # decisions first
     with transaction() as session:
-        for name in args.files:
-            path = Path(name)
-            if not path.is_file():
-                raise SystemExit(f"error: {name}: no such file")
-            deployed = registry.deploy(session, path.read_bytes(), path.name, actor="cli")
+        for path in ordered:
+            deployed = registry.deploy(session, path.read_bytes(), path.name, actor="cli", schemas=schemas)
             for d in deployed:
                 print(f"{d.process_key} v{d.version} ({d.content_hash[:12]}) from {path.name}")
             if not deployed:

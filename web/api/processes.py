@@ -31,8 +31,14 @@ def _upload() -> tuple[bytes, str]:
     return content, upload.filename
 
 
+def _forms() -> dict[str, bytes]:
+    """JSON Schema form files sent beside the model (multipart field ``forms``, any number)."""
+    return {f.filename: f.read(MAX_BPMN_BYTES) for f in request.files.getlist("forms") if f.filename}
+
+
 UPLOAD_DOC = {"requestBody": {"content": {"multipart/form-data": {"schema": {
-    "type": "object", "properties": {"file": {"type": "string", "format": "binary"}}}}}}}
+    "type": "object", "properties": {"file": {"type": "string", "format": "binary"},
+                                     "forms": {"type": "array", "items": {"type": "string", "format": "binary"}}}}}}}}
 
 
 @blp.route("")
@@ -53,7 +59,7 @@ class Processes(MethodView):
         """
         content, filename = _upload()
         session = db()
-        deployed = registry.deploy(session, content, filename, principal().name)
+        deployed = registry.deploy(session, content, filename, principal().name, _forms())
         session.commit()
         return deployed
 
@@ -66,7 +72,8 @@ class Validate(MethodView):
         """Check a BPMN file as a deploy would, without deploying it: 200 with its processes, or 422."""
         content, filename = _upload()
         return {"processes": [{"process_key": p.process_key, "name": p.name, "user_tasks": list(p.tasks)}
-                              for p in parse_process_file(content, filename, decisions.latest_files(db()))]}
+                              for p in parse_process_file(content, filename, decisions.latest_files(db()),
+                                                          _forms())]}
 
 
 @blp.route("/<int:definition_id>/bpmn")
