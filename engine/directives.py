@@ -24,7 +24,9 @@ STEP_STATE = {"acknowledge": "to_acknowledge", "execute": "in_progress", "review
 
 
 def issue(session: Session, principal: Principal, *, title: str, content: str, deadline: datetime,
-          departments: list[str]) -> Directive:
+          departments: list[str], document: tuple[str, bytes] | None = None) -> Directive:
+    """Issue a directive. ``document`` (file name, bytes), the signed văn bản, goes to every department with
+    its first task."""
     if principal.role not in ISSUERS:
         raise Forbidden(N_("Only leaders issue directives"))
     errors: dict[str, str] = {}
@@ -50,6 +52,11 @@ def issue(session: Session, principal: Principal, *, title: str, content: str, d
                            "issued_by": principal.name},
         actor=principal.name, business_key=f"directive:{directive.id}")
     directive.instance_id = instance.id
+    if document is not None:
+        from engine import attachments  # attachments build on tasks, which build on the runtime
+
+        for task in runtime.current_step(session, instance):
+            attachments.attach(session, task.id, principal, document[0], document[1])
     audit.record(session, principal.name, "directive.issued", "directive", directive.id, instance_id=instance.id,
                  title=directive.title, departments=codes, deadline=deadline.isoformat())
     bus.publish(session, "directive.issued", directive_id=directive.id, instance_id=instance.id)

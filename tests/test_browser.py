@@ -218,6 +218,8 @@ def test_leader_issues_a_directive_and_follows_each_department(server: Server, b
     page.fill("#title", "Rà soát, kiểm tra an toàn hồ đập trước mùa mưa bão")
     page.fill("#content", "Các đơn vị kiểm tra toàn bộ hồ đập xung yếu, báo cáo kết quả và phương án xử lý.")
     page.fill("#deadline", "2030-06-30T17:00")
+    page.set_input_files("#document", files=[{"name": "cv-chi-dao.pdf", "mimeType": "application/pdf",
+                                              "buffer": b"%PDF-1.7\n%%EOF\n"}])
     page.select_option("#departments", ["SO-YT", "SO-XD"])
     page.click("#directive-form button[type=submit]")
     page.wait_for_selector(".directive")
@@ -226,6 +228,7 @@ def test_leader_issues_a_directive_and_follows_each_department(server: Server, b
     officer = browser.new_context(viewport={"width": 1366, "height": 800}, locale="vi-VN").new_page()
     login(officer, server, "soyte")
     officer.click("#inbox tbody tr:has-text('Tiếp nhận chỉ đạo') a")
+    assert "cv-chi-dao.pdf" in officer.inner_text("#files")  # the signed directive comes with the task
     officer.fill("#f-ack_note", "Phòng Nghiệp vụ Y chủ trì")
     officer.click("button[value=complete]")
     officer.wait_for_url(re.compile(r".*/inbox.*"))

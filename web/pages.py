@@ -277,8 +277,11 @@ def new_directive() -> Any:
             errors["deadline"] = _("must be a date and time")
         else:
             try:
+                upload = request.files.get("document")
+                document = (upload.filename, upload.read(attachments.MAX_BYTES + 1)) if upload and upload.filename \
+                    else None
                 directives.issue(db(), g.principal, title=form.get("title", ""), content=form.get("content", ""),
-                                 deadline=local, departments=form.getlist("departments"))
+                                 deadline=local, departments=form.getlist("departments"), document=document)
             except Invalid as exc:
                 db().rollback()
                 errors = {k: _(v) for k, v in exc.details.get("fields", {}).items()}
