@@ -151,3 +151,13 @@ def test_candidate_users_see_the_task_and_others_do_not(client) -> None:
     assert [t["bpmn_id"] for t in quang.get("/api/v1/tasks").get_json()] == ["work"]
     assert [t["bpmn_id"] for t in quang.get("/api/v1/tasks?scope=department").get_json()] == ["work"]
     assert son.get("/api/v1/tasks").get_json() == []
+
+
+def test_the_task_list_pages_with_limit_and_offset(client) -> None:
+    for entity in ("P1", "P2", "P3"):
+        incident(client, entity=entity)
+    ops = bearer(factories.token("leader"))
+    all_ids = [t["id"] for t in client.get("/api/v1/tasks", headers=ops).get_json()]
+    assert len(all_ids) == 3
+    pages = [client.get(f"/api/v1/tasks?limit=2&offset={o}", headers=ops).get_json() for o in (0, 2)]
+    assert [t["id"] for p in pages for t in p] == all_ids

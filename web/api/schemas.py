@@ -93,6 +93,7 @@ class TaskQuery(Strict):
     sector = fields.String(load_default=None)
     unit = fields.String(load_default=None, metadata={"description": "commune/ward code"})
     limit = fields.Integer(load_default=100, validate=validate.Range(1, 1000))
+    offset = fields.Integer(load_default=0, validate=validate.Range(0))
 
 
 class TaskOut(Schema):
