@@ -15,7 +15,7 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from engine import alerts, audit, runtime
+from engine import alerts, audit, bus, runtime
 from engine.config import settings
 from engine.db import transaction, utcnow
 from engine.errors import EngineError
@@ -28,6 +28,7 @@ from engine.rules import current_rules
 log = logging.getLogger(__name__)
 SWEEP_AFTER = timedelta(seconds=float(os.environ.get("IOC_SWEEP_AFTER_S", "20")))
 SWEEP_BATCH = 500
+MAX_ATTEMPTS = 5
 
 
 def process_events(event_ids: list[int]) -> int:
@@ -41,9 +42,25 @@ def process_events(event_ids: list[int]) -> int:
         try:
             if process_event(event_id):
                 done += 1
-        except Exception:  # noqa: BLE001 - logged with its id; the other events go on
-            log.exception("event %s: evaluation failed; it will be retried", event_id)
+        except Exception as exc:  # noqa: BLE001 - logged with its id; the other events go on
+            log.exception("event %s: evaluation failed", event_id)
+            record_failure(event_id, exc)
     return done
+
+
+def record_failure(event_id: int, exc: Exception) -> None:
+    """Count a failed evaluation; after MAX_ATTEMPTS the event is quarantined (kept, with its error, and
+    no longer retried), so one poisonous event cannot crowd out the rest."""
+    reason = f"{exc.__class__.__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"[:500]
+    with transaction() as session:
+        ev = session.get(Event, event_id)
+        if ev is None or ev.processed_at is not None:
+            return
+        ev.attempts = (ev.attempts or 0) + 1
+        if ev.attempts >= MAX_ATTEMPTS:
+            ev.processed_at, ev.error = utcnow(), reason
+            audit.record(session, "worker", "event.quarantined", "event", ev.id, source=ev.source, error=reason)
+            bus.publish(session, "event.quarantined", event_id=ev.id, source=ev.source)
 
 
 def process_event(event_id: int) -> bool:

@@ -90,6 +90,8 @@ class Event(Base):
     location: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     values: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     processed_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), index=True)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)  # failed evaluations so far
+    error: Mapped[str | None] = mapped_column(Text)  # set when quarantined: evaluation kept failing
 
 
 class Alert(Base):

@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 
 from engine.config import settings
 from engine.db import utcnow
-from engine.models import Alert, HumanTask, ProcessInstance
+from engine.models import Alert, Event, HumanTask, ProcessInstance
 
 
 def start_of_local_day(now: datetime) -> datetime:
@@ -36,6 +36,7 @@ def summary(session: Session) -> dict[str, Any]:
     completed_today = session.scalar(select(func.count()).select_from(ProcessInstance)
                                      .where(ProcessInstance.ended_at >= today))
     latest = session.scalars(select(Alert).order_by(Alert.id.desc()).limit(8))
+    quarantined = session.scalar(select(func.count()).select_from(Event).where(Event.error.is_not(None)))
     return {
         "alerts_open": sum(by_severity.values()),
         "alerts_by_severity": {k: by_severity.get(k, 0) for k in ("khan_cap", "cao", "trung_binh", "thap")},
@@ -47,6 +48,7 @@ def summary(session: Session) -> dict[str, Any]:
         "instances_running": by_status.get("running", 0),
         "instances_completed": by_status.get("completed", 0),
         "instances_completed_today": completed_today or 0,
+        "events_quarantined": quarantined or 0,
         "latest_alerts": [{"id": a.id, "title": a.title, "severity": a.severity, "status": a.status,
                            "count": a.count, "last_seen": a.last_seen.isoformat()} for a in latest],
         "at": now.isoformat(),

@@ -141,3 +141,28 @@ def test_a_scenario_that_cannot_start_keeps_the_alert_and_the_rest_of_the_batch(
     assert [(a.entity, a.status) for a in alerts] == [("A", "firing"), ("B", "firing")]
     assert "not_deployed" in alerts[0].details["scenario_error"]
     assert session.scalar(select(func.count()).select_from(Event).where(Event.processed_at.is_(None))) == 0
+
+
+def test_an_event_that_keeps_failing_is_quarantined_and_the_others_go_on(session, monkeypatch) -> None:
+    from engine import wall
+
+    with transaction() as s:
+        ids = ingest_events(s, [factories.incoming(aqi=170, entity="BAD"), factories.incoming(aqi=170, entity="OK")],
+                            "test").accepted
+    real = jobs.process_event
+
+    def flaky(event_id: int) -> bool:
+        if event_id == ids[0]:
+            raise RuntimeError("the rule engine choked")
+        return real(event_id)
+
+    monkeypatch.setattr(jobs, "process_event", flaky)
+    for _ in range(jobs.MAX_ATTEMPTS):
+        jobs.process_events(ids)
+    session.rollback()
+    bad, good = session.get(Event, ids[0]), session.get(Event, ids[1])
+    assert bad.attempts == jobs.MAX_ATTEMPTS and "choked" in bad.error and bad.processed_at is not None
+    assert good.error is None and good.processed_at is not None
+    assert [a.entity for a in session.scalars(select(Alert))] == ["OK"]
+    assert wall.summary(session)["events_quarantined"] == 1
+    assert jobs.sweep() == 0  # quarantined events are not retried
