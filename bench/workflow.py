@@ -18,7 +18,11 @@ database's ``public`` schema is dropped and recreated first, so the database nam
   4. bytes stored per running instance (state, inbox rows, audit rows) beside the spec stored once
      and a full Spiff serialization with the spec.
 
-Usage: .venv/bin/python bench/workflow.py [--postgres] [--quick] [--profile] [...]
+Usage: .venv/bin/python bench/workflow.py [--postgres] [--quick] [--only 1234] [--profile] [--experiments]
+       [--instances N] [--rows N] [--open-rows N] [--timers N] [--timer-window S] [--timers-later N]
+       [--timer-workers K] [--keep]
+``--profile`` adds a cProfile of part 1; ``--experiments`` tries, after part 2's measurements and on the
+same scratch data, query rewrites, ANALYZE and an extra index (the product is not changed).
 See docs/benchmarks.md, section "Workflow engine (bench/workflow.py)".
 """
 
