@@ -51,6 +51,8 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from loop import BenchError, cpu_model  # bench/loop.py: the same error kind and machine facts
+
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
@@ -88,18 +90,7 @@ TIMER_MODEL = """<?xml version="1.0" encoding="UTF-8"?>
 CALIBRATION_TIMERS = 100  # started first with a far-future due time, to time a start; they stay pending
 
 
-class BenchError(Exception):
-    """A one-line reason to stop; printed as ``error: ...`` with exit status 1."""
-
-
 # --- small helpers --------------------------------------------------------------------------------
-
-def cpu_model() -> str:
-    with suppress(OSError):
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    return platform.processor() or platform.machine()
 
 
 def mem_gib() -> float:
