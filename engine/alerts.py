@@ -2,19 +2,26 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from engine import audit, bus
+from engine import audit, bus, notifications
 from engine.db import utcnow
 from engine.models import Alert, Department
 
 SEVERITY_ORDER = {"thap": 1, "trung_binh": 2, "cao": 3, "khan_cap": 4}
+# Minutes an alert may go unacknowledged before the next level (leaders, then administrators at twice the
+# time) is notified. IOC_ESCALATE_<SEVERITY>_MIN overrides one, e.g. IOC_ESCALATE_KHAN_CAP_MIN=2.
+ESCALATE_AFTER_MIN = {sev: float(os.environ.get(f"IOC_ESCALATE_{sev.upper()}_MIN", default))
+                      for sev, default in {"khan_cap": 5, "cao": 15, "trung_binh": 60, "thap": 240}.items()}
+MAX_ESCALATION = 2
+ACTIVE = ("firing", "acknowledged", "in_handling")
 
 
 @dataclass(frozen=True)
@@ -51,6 +58,9 @@ def open_alert(session: Session, firing: Firing, actor: str = "rules") -> tuple[
             audit.record(session, actor, "alert.opened", "alert", alert.id, rule=firing.rule_id,
                          severity=firing.severity, value=firing.value)
             bus.publish(session, "alert.opened", alert_id=alert.id, severity=alert.severity, title=alert.title)
+            if notifications.active_silence(session, alert) is not None:
+                alert.silenced = True  # opened during a silence or maintenance window: nobody is paged for it
+            notifications.notify(session, alert, "opened")
             return alert, True
     assert existing is not None
     existing.count += 1
@@ -76,6 +86,28 @@ def assign_department(session: Session, alert: Alert, code: str, actor: str) -> 
         audit.record(session, actor, "alert.assigned", "alert", alert.id, department=code)
 
 
+def resolve_alert(session: Session, alert: Alert, actor: str, *, reason: str) -> None:
+    """The condition cleared: the alert is resolved (a new breach opens a new alert), and its process is
+    told (``alert_cleared``: the incident process ends if nobody has taken it up yet). With no process
+    running for it, a resolved alert is closed at once."""
+    from engine import messages  # messages use the runtime, which closes alerts when processes end
+    from engine.errors import NotFound
+
+    if alert.status in ("resolved", "closed"):
+        return
+    alert.status, alert.resolved_at, alert.open_key = "resolved", utcnow(), None
+    audit.record(session, actor, "alert.resolved", "alert", alert.id, reason=reason)
+    bus.publish(session, "alert.resolved", alert_id=alert.id, severity=alert.severity, title=alert.title)
+    notifications.notify(session, alert, "resolved")
+    try:
+        messages.send(session, "alert_cleared", business_key=f"alert:{alert.id}",
+                      variables={"cleared_at": utcnow().isoformat()}, actor=actor)
+    except NotFound:  # the process has moved past the point where a cleared alert matters
+        pass
+    if not any(i.status in ("running", "incident", "suspended") for i in alert.instances):
+        close_alert(session, alert, actor)
+
+
 def close_alert(session: Session, alert: Alert, actor: str) -> None:
     if alert.status == "closed":
         return
@@ -92,3 +124,35 @@ def visible_alerts(principal_role: str, department_id: int | None) -> Any:
     if principal_role == "officer":
         stmt = stmt.where(Alert.department_id == (department_id or -1))
     return stmt
+
+
+def acknowledge(session: Session, alert: Alert, actor: str) -> bool:
+    """Someone has seen the alert and takes it on: escalation stops. Returns False if it already was."""
+    if alert.acknowledged_at is not None or alert.status in ("resolved", "closed"):
+        return False
+    alert.acknowledged_at, alert.acknowledged_by = utcnow(), actor
+    if alert.status == "firing":
+        alert.status = "acknowledged"
+    audit.record(session, actor, "alert.acknowledged", "alert", alert.id)
+    bus.publish(session, "alert.acknowledged", alert_id=alert.id, by=actor)
+    return True
+
+
+def escalate_due(session: Session, now: datetime | None = None) -> int:
+    """Escalate active, unacknowledged, unsilenced alerts past their severity's time; returns how many."""
+    now = now or utcnow()
+    stmt = select(Alert).where(Alert.status.in_(ACTIVE), Alert.acknowledged_at.is_(None),
+                               Alert.silenced.is_(False), Alert.escalation_level < MAX_ESCALATION)
+    done = 0
+    for alert in session.scalars(stmt.with_for_update(skip_locked=True)):
+        level = alert.escalation_level + 1
+        after = timedelta(minutes=ESCALATE_AFTER_MIN.get(alert.severity, 60) * level)
+        if now - alert.created_at < after:
+            continue
+        alert.escalation_level, alert.escalated_at = level, now
+        audit.record(session, "escalation", "alert.escalated", "alert", alert.id, level=level)
+        bus.publish(session, "alert.escalated", alert_id=alert.id, level=level, severity=alert.severity,
+                    title=alert.title)
+        notifications.notify(session, alert, "escalated", level=level)
+        done += 1
+    return done

@@ -14,11 +14,13 @@ from datetime import datetime
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
+from uuid import UUID
 
 from lxml import etree
 from SpiffWorkflow.bpmn import BpmnWorkflow
 from SpiffWorkflow.bpmn.parser.ValidationException import ValidationException
 from SpiffWorkflow.bpmn.serializer import BpmnWorkflowSerializer
+from SpiffWorkflow.bpmn.serializer.default.workflow import BpmnWorkflowConverter
 from SpiffWorkflow.camunda.parser.CamundaParser import CamundaParser
 from SpiffWorkflow.camunda.serializer.config import CAMUNDA_CONFIG
 
@@ -30,13 +32,46 @@ from engine.sandbox import check as sandbox_check
 
 BPMN_NS = "http://www.omg.org/spec/BPMN/20100524/MODEL"
 CAMUNDA_NS = "http://camunda.org/schema/1.0/bpmn"
-NS = {"bpmn": BPMN_NS, "camunda": CAMUNDA_NS}
+SPIFF_NS = "http://spiffworkflow.org/bpmn/schema/1.0/core"
+NS = {"bpmn": BPMN_NS, "camunda": CAMUNDA_NS, "spiffworkflow": SPIFF_NS}
+# SpiffArena's extensions the engine does not run, and what to draw instead.
+SPIFF_REFUSED = {
+    "preScript": "a script task before the task",
+    "postScript": "a script task after the task",
+    "serviceTaskOperator": "a connector that sends an event, or a message",
+    "calledDecisionId": "camunda:decisionRef on the business rule task",
+}
 TIMER_TAGS = ("timeDuration", "timeDate", "timeCycle")
 TIMER_EVENTS = ("DurationTimerEventDefinition", "TimeDateEventDefinition", "CycleTimerEventDefinition")
 _PLACEHOLDER = re.compile(r"\$\{\s*([A-Za-z_][A-Za-z0-9_]*)\s*\}")
 _BARE_ISO = re.compile(r"^(R\d*/)?(P[0-9WDTHMS.,]+|\d{4}-\d{2}-\d{2}[0-9T:.+\-Z]*)(/P[0-9WDTHMS.,]+)?$")
 
+
+
+class _StateConverter(BpmnWorkflowConverter):
+    """A workflow's state without its spec: the spec is stored once per version and, once
+    deserialized, shared by every instance of that version (Spiff specs are not changed by running)."""
+
+    def to_dict(self, workflow: BpmnWorkflow) -> dict[str, Any]:
+        dct: dict[str, Any] = super(BpmnWorkflowConverter, self).to_dict(workflow)
+        dct["subprocesses"] = self.mapping_to_dict(workflow.subprocesses)
+        dct["bpmn_events"] = self.registry.convert(workflow.bpmn_events)
+        return dct
+
+    def from_dict(self, dct: dict[str, Any]) -> BpmnWorkflow:
+        spec, subprocess_specs = dct.pop("spec"), dct.pop("subprocess_specs")
+        workflow = self.target_class(spec, subprocess_specs, deserializing=True)
+        workflow.tasks = self.mapping_from_dict(dct["tasks"], UUID, workflow=workflow)
+        workflow.task_tree = workflow.tasks.get(UUID(dct["root"]))
+        self.set_default_attributes(workflow, dct)
+        self.subprocesses_from_dict(dct["subprocesses"], workflow)
+        workflow.bpmn_events = self.registry.restore(dct.pop("bpmn_events", []))
+        return workflow
+
+
 serializer = BpmnWorkflowSerializer(BpmnWorkflowSerializer.configure(CAMUNDA_CONFIG))
+_state_serializer = BpmnWorkflowSerializer(BpmnWorkflowSerializer.configure({**CAMUNDA_CONFIG,
+                                                                             BpmnWorkflow: _StateConverter}))
 SCRIPT_ENGINE = script_engine()  # every condition and script runs sandboxed (engine/sandbox.py)
 
 
@@ -105,9 +140,28 @@ def _form_fields(task_node: etree._Element) -> list[dict[str, Any]]:
     return fields
 
 
+def _spiff_property(node: etree._Element, name: str) -> str | None:
+    prop = node.find(f"bpmn:extensionElements/spiffworkflow:properties/spiffworkflow:property[@name='{name}']", NS)
+    return prop.get("value") if prop is not None else None
+
+
+def check_spiff_extensions(tree: etree._ElementTree, filename: str) -> None:
+    """Models drawn in SpiffArena run when they use what the engine supports (lanes, JSON Schema forms,
+    instructions, quoted timer expressions); an extension it would silently skip is refused instead."""
+    for name, instead in SPIFF_REFUSED.items():
+        for el in tree.getroot().iter(f"{{{SPIFF_NS}}}{name}"):
+            owner = el.getparent().getparent() if el.getparent() is not None else None
+            raise _fail(N_("The SpiffWorkflow extension %(name)s is not supported: use %(instead)s"), filename,
+                        el.sourceline, owner.get("id") if owner is not None else None, name=name, instead=instead)
+
+
 def _json_form(node: etree._Element, schemas: dict[str, bytes], filename: str) -> list[dict[str, Any]] | None:
-    """Fields from a JSON Schema file beside the model (``camunda:formKey="json:file.schema.json"``)."""
+    """Fields from a JSON Schema file beside the model (``camunda:formKey="json:file.schema.json"``, or
+    SpiffArena's ``formJsonSchemaFilename`` property)."""
     key = node.get(f"{{{CAMUNDA_NS}}}formKey") or ""
+    spiff_form = _spiff_property(node, "formJsonSchemaFilename")
+    if spiff_form and not key:
+        key = f"json:{spiff_form}"
     if not key.startswith("json:"):
         return None
     name = key[len("json:"):].strip()
@@ -128,6 +182,8 @@ def task_catalog(process_node: etree._Element, lanes: dict[str, str | None], sch
     for node in process_node.iter(f"{{{BPMN_NS}}}userTask", f"{{{BPMN_NS}}}manualTask"):
         tid = node.get("id")
         doc = node.find("bpmn:documentation", NS)
+        if doc is None:  # SpiffArena writes what the person should do here
+            doc = node.find("bpmn:extensionElements/spiffworkflow:instructionsForEndUser", NS)
         catalog[tid] = {
             "name": node.get("name") or tid,
             "lane": lanes.get(tid),
@@ -216,21 +272,37 @@ def check_code(tree: etree._ElementTree, filename: str) -> None:
                             owner.get("id") if owner is not None else None, reason=str(exc)) from None
 
 
+def external_calls(tree: etree._ElementTree) -> list[tuple[str, str, int | None]]:
+    """(called process id, call activity id, line) of the call activities that call a process which is
+    not in this file: the registry finds those among the deployed processes."""
+    own = {p.get("id") for p in tree.getroot().iterfind("bpmn:process", NS)}
+    return [(called, el.get("id") or "", el.sourceline) for el in tree.getroot().iter(f"{{{BPMN_NS}}}callActivity")
+            if (called := (el.get("calledElement") or "").strip()) and called not in own]
+
+
 def parse_process_file(content: bytes, filename: str, decisions: list[bytes] | None = None,
-                       schemas: dict[str, bytes] | None = None) -> list[ParsedProcess]:
+                       schemas: dict[str, bytes] | None = None,
+                       library: dict[str, tuple[bytes, dict[str, Any]]] | None = None) -> list[ParsedProcess]:
     """Check a BPMN file and return its executable processes, ready to store. ``decisions`` are the DMN
     files its business rule tasks may refer to (``camunda:decisionRef``); ``schemas`` the JSON Schema
-    form files beside it, by file name (``camunda:formKey="json:NAME"``)."""
+    form files beside it, by file name (``camunda:formKey="json:NAME"``); ``library`` the deployed
+    processes its call activities call in other files (id -> (their file, their task catalog))."""
     tree = parse_xml(content, filename)
     check_ids(tree, filename)
     check_code(tree, filename)
+    check_spiff_extensions(tree, filename)
     quote_bare_timers(tree)
     parser = CamundaParser()
+    own = {p.get("id") for p in tree.getroot().iterfind("bpmn:process", NS)}
     try:
         for dmn in decisions or []:
             parser.add_dmn_str(dmn)
+        for key, (xml, _tasks) in (library or {}).items():
+            other = parse_xml(xml, f"{key}.bpmn")
+            quote_bare_timers(other)
+            parser.add_bpmn_xml(other, filename=f"{key}.bpmn")
         parser.add_bpmn_xml(tree, filename=filename)
-        process_ids = parser.get_process_ids()
+        process_ids = [pid for pid in parser.get_process_ids() if pid in own]
     except ValidationException as exc:
         raise _fail(N_("The model is not valid: %(reason)s"), filename, exc.line_number or None,
                     exc.id or None, reason=exc.msg if hasattr(exc, "msg") else str(exc)) from None
@@ -251,8 +323,9 @@ def parse_process_file(content: bytes, filename: str, decisions: list[bytes] | N
             raise _fail(N_("The engine cannot run this model: %(reason)s"), filename,
                         node.sourceline if node is not None else None, pid, reason=str(exc)) from None
         # The tasks of every process in the file: a call activity's user tasks show in the caller's inbox.
-        catalog = {tid: meta for proc in tree.getroot().iterfind("bpmn:process", NS)
-                   for tid, meta in task_catalog(proc, _lanes(proc), schemas, filename).items()}
+        catalog = {tid: meta for _xml, tasks in (library or {}).values() for tid, meta in tasks.items()}
+        catalog.update({tid: meta for proc in tree.getroot().iterfind("bpmn:process", NS)
+                        for tid, meta in task_catalog(proc, _lanes(proc), schemas, filename).items()})
         check_catalog(catalog, filename)
         result.append(ParsedProcess(process_key=pid, name=(node.get("name") if node is not None else None) or pid,
                                     spec_json=spec_json, tasks=catalog,
@@ -282,29 +355,28 @@ def spec_to_json(wf: BpmnWorkflow) -> str:
 
 def split_state(wf: BpmnWorkflow) -> str:
     """The workflow's state without its spec (the spec is stored once per version)."""
-    dct = json.loads(serializer.serialize_json(wf))
-    dct.pop("spec")
-    dct.pop("subprocess_specs")
-    return json.dumps(dct)
+    result: str = _state_serializer.serialize_json(wf)
+    return result
 
 
 @lru_cache(maxsize=256)
-def _spec_dict(spec_json: str) -> dict[str, Any]:
-    result: dict[str, Any] = json.loads(spec_json)
-    return result
+def _specs(spec_json: str) -> tuple[Any, dict[str, Any]]:
+    """The deserialized spec and subprocess specs of a stored version (immutable: shared by instances)."""
+    dct = json.loads(spec_json)
+    return serializer.from_dict(dct["spec"]), {n: serializer.from_dict(s) for n, s in dct["subprocess_specs"].items()}
 
 
 def restore(spec_json: str, state_json: str) -> BpmnWorkflow:
     dct = json.loads(state_json)
-    dct.update(_spec_dict(spec_json))
-    wf = serializer.deserialize_json(json.dumps(dct))
+    spec, subs = _specs(spec_json)
+    dct["spec"], dct["subprocess_specs"] = spec, dict(subs)
+    _state_serializer.migrate(dct)
+    wf: BpmnWorkflow = _state_serializer.from_dict(dct)
     wf.script_engine = SCRIPT_ENGINE
     return wf
 
 
 def new_workflow(spec_json: str) -> BpmnWorkflow:
     """A fresh instance of a stored spec."""
-    dct = json.loads(spec_json)
-    spec = serializer.from_dict(dct["spec"])
-    subs = {name: serializer.from_dict(s) for name, s in dct["subprocess_specs"].items()}
-    return BpmnWorkflow(spec, subs, script_engine=SCRIPT_ENGINE)
+    spec, subs = _specs(spec_json)
+    return BpmnWorkflow(spec, dict(subs), script_engine=SCRIPT_ENGINE)

@@ -10,6 +10,7 @@
 | IOC_PROCESSES_DIR   | ./processes of the repository    | BPMN files deployed at start              |
 | IOC_RULES_DIR       | ./rules of the repository        | rule files                                |
 | IOC_TIMEZONE        | Asia/Ho_Chi_Minh                 | time zone of displayed times              |
+| IOC_LIVE_WORKFLOWS  | 2000                             | workflows kept in memory between actions  |
 """
 
 from __future__ import annotations

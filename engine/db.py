@@ -108,3 +108,14 @@ def transaction() -> Iterator[Session]:
         raise
     finally:
         session.close()
+
+
+def refresh_statistics() -> None:
+    """Refresh the query planner's statistics on SQLite (bounded: a sample of each index), so that it
+    picks the inbox indexes once tables grow. PostgreSQL's autovacuum does this by itself."""
+    eng = get_engine()
+    if eng.dialect.name != "sqlite":
+        return
+    with eng.begin() as conn:
+        conn.exec_driver_sql("PRAGMA analysis_limit=1000")
+        conn.exec_driver_sql("ANALYZE")

@@ -11,15 +11,16 @@ import logging
 import os
 from datetime import timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from engine import alerts, audit, bus, runtime
+from engine import alerts, audit, bus, rule_engine, runtime
 from engine.config import settings
 from engine.db import transaction, utcnow
 from engine.errors import EngineError
-from engine.evaluation import Observation, evaluate_all
+from engine.evaluation import Observation
 from engine.events import EVALUATE_JOB
 from engine.models import Alert, Event
 from engine.queue import get_queue
@@ -74,12 +75,14 @@ def process_event(event_id: int) -> bool:
         assert ev is not None
         obs = Observation(type=ev.type, sector=ev.sector, entity=ev.entity, unit_code=ev.unit_code,
                           time=ev.time, values=ev.values or {})
-        for firing in evaluate_all(rules, obs):
-            alert, new = alerts.open_alert(session, firing)
-            scenario = firing.scenario
-            if new and scenario.get("process"):
-                start_scenario(session, alert, scenario)
+        rule_engine.judge_event(session, rules, obs, ev.time.astimezone(ZoneInfo(settings().timezone)))
     return True
+
+
+def tick_rules() -> int:
+    """The clock's part of rule evaluation (absence, the end of keep-firing periods), from the worker."""
+    with transaction() as session:
+        return rule_engine.tick(session, current_rules(settings().rules_dir))
 
 
 def start_scenario(session: Session, alert: Alert, scenario: dict[str, Any]) -> None:

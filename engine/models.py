@@ -57,6 +57,9 @@ class User(Base):
     department_id: Mapped[int | None] = mapped_column(ForeignKey("departments.id"), index=True)
     active: Mapped[bool] = mapped_column(default=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    email: Mapped[str | None] = mapped_column(String(200))
+    # Channels per severity and quiet hours (engine.notify.preferences); NULL: the defaults.
+    notification_preferences: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     department: Mapped[Department | None] = relationship()
 
 
@@ -117,6 +120,12 @@ class Alert(Base):
     details: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    acknowledged_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    acknowledged_by: Mapped[str | None] = mapped_column(String(80))
+    resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    escalation_level: Mapped[int] = mapped_column(Integer, default=0)
+    escalated_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    silenced: Mapped[bool] = mapped_column(default=False)  # opened while a silence matched: nobody notified
     department: Mapped[Department | None] = relationship()
     instances: Mapped[list[ProcessInstance]] = relationship(viewonly=True, order_by="ProcessInstance.id",
                                                             foreign_keys="ProcessInstance.alert_id")
@@ -137,8 +146,8 @@ class ProcessDefinition(Base):
     version: Mapped[int] = mapped_column(Integer)
     content_hash: Mapped[str] = mapped_column(String(64), unique=True)
     filename: Mapped[str] = mapped_column(String(250))
-    bpmn_xml: Mapped[str] = mapped_column(Text)
-    spec_json: Mapped[str] = mapped_column(Text)  # serialized Spiff spec (+ subprocess specs)
+    bpmn_xml: Mapped[str] = mapped_column(Text, deferred=True)
+    spec_json: Mapped[str] = mapped_column(Text, deferred=True)  # serialized Spiff spec (+ subprocess specs)
     tasks: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)  # human-task catalog by BPMN id
     deployed_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     deployed_by: Mapped[str] = mapped_column(String(80), default="system")
@@ -223,6 +232,13 @@ class HumanTask(Base):
     __mapper_args__ = {"version_id_col": lock_version}
 
 
+
+# The inbox page's order (engine.tasks.inbox_query): a leader's first page is read straight from this
+# index instead of sorting every open task.
+Index("ix_human_tasks_page", HumanTask.status, HumanTask.priority.desc(), HumanTask.due_at.is_(None),
+      HumanTask.due_at, HumanTask.id)
+
+
 class TaskCandidateUser(Base):
     """A person named in ``camunda:candidateUsers``: the task shows in their inbox too."""
 
@@ -283,3 +299,71 @@ class AuditEntry(Base):
     object_id: Mapped[str] = mapped_column(String(60))
     instance_id: Mapped[int | None] = mapped_column(Integer, index=True)
     details: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+
+class RuleState(Base):
+    """Where one rule stands for one entity (engine.rule_state), and what its kind remembers."""
+
+    __tablename__ = "rule_states"
+    __table_args__ = (UniqueConstraint("rule_id", "subject"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    rule_id: Mapped[str] = mapped_column(String(100))
+    subject: Mapped[str] = mapped_column(String(200))
+    status: Mapped[str] = mapped_column(String(20), index=True, default="normal")
+    state: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    memory: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    alert_id: Mapped[int | None] = mapped_column(ForeignKey("alerts.id"))
+    unit_code: Mapped[str | None] = mapped_column(String(16))
+    sector: Mapped[str] = mapped_column(String(40), default="")
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class Silence(Base):
+    """No notifications for matching alerts between two times (a silence, or a planned maintenance window).
+    Empty matchers match everything."""
+
+    __tablename__ = "silences"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    rule_id: Mapped[str | None] = mapped_column(String(100))
+    entity: Mapped[str | None] = mapped_column(String(200))
+    sector: Mapped[str | None] = mapped_column(String(40))
+    starts_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    ends_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
+    reason: Mapped[str] = mapped_column(String(500))
+    kind: Mapped[str] = mapped_column(String(20), default="silence")  # silence | maintenance
+    created_by: Mapped[str] = mapped_column(String(80))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class Notification(Base):
+    """One message to one person on one channel about one alert change: the in-app list and the
+    delivery log (attempts, next retry, last error). ``dedupe_id`` makes each delivery happen once."""
+
+    __tablename__ = "notifications"
+    __table_args__ = (Index("ix_notifications_due", "status", "next_attempt_at"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    alert_id: Mapped[int | None] = mapped_column(ForeignKey("alerts.id"), index=True)
+    change: Mapped[str] = mapped_column(String(30))
+    channel: Mapped[str] = mapped_column(String(20))
+    dedupe_id: Mapped[str] = mapped_column(String(64), unique=True)
+    subject: Mapped[str] = mapped_column(String(300))
+    body: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(20), default="pending")  # pending | sent | failed | gave_up
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    last_error: Mapped[str | None] = mapped_column(String(500))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    read_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class PushSubscription(Base):
+    """A browser's Web Push subscription (its endpoint and keys), for one user."""
+
+    __tablename__ = "push_subscriptions"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    endpoint: Mapped[str] = mapped_column(String(1000), unique=True)
+    keys: Mapped[dict[str, Any]] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)

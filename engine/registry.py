@@ -10,9 +10,9 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from engine import audit, bus, decisions
-from engine.bpmn import parse_process_file, parse_xml_any
+from engine.bpmn import external_calls, parse_process_file, parse_xml_any
 from engine.db import utcnow
-from engine.errors import N_, NotFound
+from engine.errors import N_, DeployError, NotFound
 from engine.models import HumanTask, ProcessDefinition, ProcessInstance
 
 
@@ -28,10 +28,14 @@ def deploy(session: Session, content: bytes, filename: str, actor: str = "system
         decisions.deploy(session, content, filename, actor)
         return []
     result = []
-    used = sorted(set(re.findall(rb'formKey="json:([^"]+)"', content)))  # the form files this model uses
+    used = sorted(set(re.findall(rb'formKey="json:([^"]+)"', content))  # the form files this model uses
+                  | set(re.findall(rb'name="formJsonSchemaFilename"\s+value="([^"]+)"', content)))
     forms = b"".join((schemas or {}).get(name.decode(), b"") for name in used)
-    for parsed in parse_process_file(content, filename, decisions.latest_files(session), schemas):
-        digest = content_hash(parsed.process_key, content + forms)
+    callees = called_processes(session, content, filename)
+    library = {d.process_key: (d.bpmn_xml.encode("utf-8"), d.tasks) for d in callees}
+    bound = "".join(d.content_hash for d in callees).encode()  # a new callee version makes a new caller version
+    for parsed in parse_process_file(content, filename, decisions.latest_files(session), schemas, library):
+        digest = content_hash(parsed.process_key, content + forms + bound)
         existing = session.scalar(select(ProcessDefinition).where(ProcessDefinition.content_hash == digest))
         if existing is not None:
             result.append(existing)
@@ -51,6 +55,28 @@ def deploy(session: Session, content: bytes, filename: str, actor: str = "system
             schedule(session, definition, actor)
         result.append(definition)
     return result
+
+
+def called_processes(session: Session, content: bytes, filename: str) -> list[ProcessDefinition]:
+    """The latest deployed versions of the processes that the file's call activities call in other files,
+    and of those they call in turn. The caller is bound to these versions when it is deployed."""
+    found: dict[str, ProcessDefinition] = {}
+    pending = [(content, filename)]
+    while pending:
+        xml, name = pending.pop()
+        for called, element, line in external_calls(parse_xml_any(xml, name)):
+            if called in found:
+                continue
+            definition = session.scalar(select(ProcessDefinition).where(ProcessDefinition.process_key == called)
+                                        .order_by(ProcessDefinition.version.desc()).limit(1))
+            if definition is None:
+                raise DeployError(N_("Call activity %(element)s calls process %(called)s, which is neither in "
+                                     "this file nor deployed: deploy that process first"),
+                                  code="callee_missing", details={"file": name, "line": line, "element": element},
+                                  element=element, called=called)
+            found[called] = definition
+            pending.append((definition.bpmn_xml.encode("utf-8"), definition.filename))
+    return sorted(found.values(), key=lambda d: d.process_key)
 
 
 def schedule(session: Session, definition: ProcessDefinition, actor: str) -> None:
@@ -76,8 +102,20 @@ def deploy_directory(session: Session, directory: Path, actor: str = "system") -
     for path in sorted(directory.glob("*.dmn")):  # decisions first: processes refer to them
         deploy(session, path.read_bytes(), path.name, actor)
     schemas = {p.name: p.read_bytes() for p in directory.glob("*.json")}
-    for path in sorted(directory.glob("*.bpmn")):
-        deployed.extend(deploy(session, path.read_bytes(), path.name, actor, schemas))
+    waiting = sorted(directory.glob("*.bpmn"))
+    while waiting:  # a file whose call activities call a process of another file waits for that file
+        later = []
+        for path in waiting:
+            try:
+                with session.begin_nested():
+                    deployed.extend(deploy(session, path.read_bytes(), path.name, actor, schemas))
+            except DeployError as exc:
+                if exc.code != "callee_missing":
+                    raise
+                later.append((path, exc))
+        if len(later) == len(waiting):
+            raise later[0][1]
+        waiting = [path for path, _exc in later]
     return deployed
 
 

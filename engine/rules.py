@@ -11,6 +11,7 @@ from typing import Any
 import yaml
 from jsonschema import Draft202012Validator
 
+from engine.conditions import load_geometries
 from engine.evaluation import Rule
 
 SCHEMA_PATH = Path(__file__).parent / "schemas" / "rules.schema.json"
@@ -67,23 +68,57 @@ def check_text(text: str, filename: str) -> tuple[list[Rule], list[Problem]]:
     if problems:
         return [], problems
     rules, seen = [], set()
+    groups = {name: set(ids) for name, ids in (data.get("entity_groups") or {}).items()}
     for i, raw in enumerate(data["rules"]):
         line = _line_of(node, ["rules", i])
         if raw["id"] in seen:
             problems.append(Problem(filename, line, f"rules.{i}.id: duplicate rule id {raw['id']!r}"))
         seen.add(raw["id"])
-        value = raw["value"]
-        if (raw["op"] in ("between", "outside")) != isinstance(value, list):
-            problems.append(Problem(filename, line, f"rules.{i}.value: '{raw['op']}' needs "
-                                    + ("[low, high]" if raw["op"] in ("between", "outside") else "one number")))
-            continue
-        rules.append(Rule(id=raw["id"], name=raw["name"], sector=raw.get("sector") or data.get("sector", ""),
-                          kind=raw["kind"], event_type=raw["event_type"], field=raw["field"], op=raw["op"],
-                          value=tuple(value) if isinstance(value, list) else value, severity=raw["severity"],
-                          dedupe_key=raw["dedupe_key"], title=raw.get("title", ""),
-                          scenario=raw.get("scenario") or {}, enabled=raw.get("enabled", True),
-                          file=filename, line=line))
+        rule, problem = _rule(raw, i, line, filename, data, groups, node)
+        if problem is not None:
+            problems.append(problem)
+        elif rule is not None:
+            rules.append(rule)
     return rules, problems
+
+
+def _rule(raw: dict[str, Any], i: int, line: int, filename: str, data: dict[str, Any],
+          groups: dict[str, set[str]], node: yaml.Node | None) -> tuple[Rule | None, Problem | None]:
+    """One rule from its checked mapping, or the problem the schema cannot see (with its line)."""
+    value = raw.get("value", 0)
+    op = raw.get("op", ">=" if raw["kind"] == "count" else ">")
+    pairs: list[tuple[list[Any], str, Any]] = [(["value"], op, value)]
+    pairs += [(["conditions", j, "value"], c["op"], c["value"]) for j, c in enumerate(raw.get("conditions") or [])]
+    for where, o, v in pairs:
+        if (o in ("between", "outside")) != isinstance(v, list):
+            path = ".".join(str(w) for w in where)
+            return None, Problem(filename, _line_of(node, ["rules", i, *where]), f"rules.{i}.{path}: '{o}' needs "
+                                 + ("[low, high]" if o in ("between", "outside") else "one number"))
+    scope = raw.get("scope") or {}
+    if scope.get("entity_group") and scope["entity_group"] not in groups:
+        return None, Problem(filename, _line_of(node, ["rules", i, "scope", "entity_group"]),
+                             f"rules.{i}.scope.entity_group: no entity group {scope['entity_group']!r} in this file")
+    kind_keys = ("window_minutes", "percent", "minutes", "entities", "mode", "conditions")
+    params: dict[str, Any] = {k: raw[k] for k in kind_keys if k in raw}
+    if raw["kind"] == "geofence":
+        fence = raw["geofence"]
+        path = Path(filename).parent / fence["file"]
+        try:
+            geometries = load_geometries(json.loads(path.read_text(encoding="utf-8")))
+        except (OSError, ValueError) as exc:
+            return None, Problem(filename, _line_of(node, ["rules", i, "geofence", "file"]),
+                                 f"rules.{i}.geofence.file: cannot read {fence['file']}: {exc}")
+        params.update(mode=fence["mode"], geometries=geometries, lat_field=fence.get("lat_field", "lat"),
+                      lon_field=fence.get("lon_field", "lon"))
+    rule = Rule(id=raw["id"], name=raw["name"], sector=raw.get("sector") or data.get("sector", ""),
+                kind=raw["kind"], event_type=raw["event_type"], field=raw.get("field", ""), op=op,
+                value=tuple(value) if isinstance(value, list) else value, severity=raw["severity"],
+                dedupe_key=raw["dedupe_key"], title=raw.get("title", ""), scenario=raw.get("scenario") or {},
+                enabled=raw.get("enabled", True), file=filename, line=line, name_en=raw.get("name_en", ""),
+                pending_s=float(raw.get("pending_minutes", 0)) * 60,
+                keep_firing_s=float(raw.get("keep_firing_minutes", 0)) * 60,
+                params=params, scope=scope, entity_groups=groups)
+    return rule, None
 
 
 def rule_files(directory: Path) -> list[Path]:

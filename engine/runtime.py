@@ -7,12 +7,12 @@ the inbox reads, and stores the state (without the spec) with an optimistic vers
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, overload
 
 from SpiffWorkflow.bpmn import BpmnWorkflow
 from SpiffWorkflow.exceptions import SpiffWorkflowException
 from SpiffWorkflow.util.task import TaskState
-from sqlalchemy import select
+from sqlalchemy import event, select
 from sqlalchemy.orm import Session
 
 from engine import audit, bpmn, bus, registry
@@ -20,6 +20,7 @@ from engine.db import utcnow
 from engine.errors import N_, NotFound
 from engine.expressions import resolve
 from engine.isotime import due_from
+from engine.live_workflows import live_workflows
 from engine.models import (
     ROLES,
     Alert,
@@ -35,18 +36,53 @@ from engine.org import ROLE_NAMES
 DEFAULT_PRIORITY = 50
 
 
-def get_instance(session: Session, instance_id: int, *, lock: bool = False) -> ProcessInstance:
+@overload
+def get_instance(session: Session, instance_id: int, *, lock: bool = False) -> ProcessInstance: ...
+@overload
+def get_instance(session: Session, instance_id: int, *, lock: bool, skip_locked: bool) -> ProcessInstance | None: ...
+
+
+def get_instance(session: Session, instance_id: int, *, lock: bool = False,
+                 skip_locked: bool = False) -> ProcessInstance | None:
+    """The instance (NotFound if none). ``lock`` holds its row until commit; with ``skip_locked``, an
+    instance another transaction holds gives None at once instead of waiting (PostgreSQL)."""
     stmt = select(ProcessInstance).where(ProcessInstance.id == instance_id)
     if lock:
-        stmt = stmt.with_for_update()
+        stmt = stmt.with_for_update(skip_locked=skip_locked)
     instance = session.scalar(stmt)
     if instance is None:
+        if skip_locked:
+            return None
         raise NotFound(N_("No process instance %(id)s"), id=instance_id)
     return instance
 
 
 def load(instance: ProcessInstance) -> BpmnWorkflow:
-    return bpmn.restore(instance.definition.spec_json, instance.state_json)
+    """The instance's workflow: the one kept in memory after its last commit when the stored state
+    is still the one it saved, otherwise restored from the database."""
+    wf = live_workflows.take(_live_key(instance))
+    return wf if wf is not None else bpmn.restore(instance.definition.spec_json, instance.state_json)
+
+
+def _live_key(instance: ProcessInstance) -> tuple[int, int, str]:
+    return instance.id, instance.definition_id, instance.state_json
+
+
+def _keep_after_commit(session: Session, instance: ProcessInstance, wf: BpmnWorkflow) -> None:
+    """Keep ``wf`` for the next action once this transaction commits, under the state it just stored
+    (a later change of that state in the same transaction makes the key stale: it will not match)."""
+    session.info.setdefault("live_workflows", {})[instance.id] = (_live_key(instance), wf)
+
+
+@event.listens_for(Session, "after_commit")
+def _keep_live(session: Session) -> None:
+    for key, wf in session.info.pop("live_workflows", {}).values():
+        live_workflows.keep(key, wf)
+
+
+@event.listens_for(Session, "after_rollback")
+def _drop_live(session: Session) -> None:
+    session.info.pop("live_workflows", None)
 
 
 def start_process(session: Session, process_key: str, variables: dict[str, Any], *, actor: str,
@@ -79,6 +115,7 @@ def advance(session: Session, instance: ProcessInstance, wf: BpmnWorkflow, actor
         open_incident(session, instance, exc, actor)
     _sync_human_tasks(session, instance, wf)
     instance.state_json = bpmn.split_state(wf)
+    _keep_after_commit(session, instance, wf)
     instance.next_timer_at = bpmn.next_due(wf) if not wf.is_completed() else None
     if wf.is_completed() and instance.status == "running":
         instance.status = "completed"

@@ -11,7 +11,7 @@ from typing import Any
 from uuid import UUID
 
 from SpiffWorkflow.util.task import TaskState
-from sqlalchemy import Select, or_, select
+from sqlalchemy import Select, select, union_all
 from sqlalchemy.orm import Session
 
 from engine import alerts, audit, bus, runtime
@@ -27,17 +27,22 @@ OVERSEERS = ("leader", "admin", "operator")  # may hand any task they can see to
 
 
 def _named_for(user_id: int) -> Any:
-    return HumanTask.id.in_(select(TaskCandidateUser.task_id).where(TaskCandidateUser.user_id == user_id))
+    return select(TaskCandidateUser.task_id).where(TaskCandidateUser.user_id == user_id)
 
 
-def _visible_filter(principal: Principal) -> Any:
-    conds = [HumanTask.candidate_role == principal.role]
-    if principal.user_id is not None:
-        conds.append(HumanTask.assignee_id == principal.user_id)
-        conds.append(_named_for(principal.user_id))
+def _visible_ids(principal: Principal, status: str, *, include_assigned: bool = True) -> Any:
+    """The ids of the tasks a person sees, as a UNION of one indexed SELECT per reason to see one
+    (their role, their department, assigned to them, named for them). Written as one OR, the query
+    cannot use the (status, …) indexes and reads every open task: 100× slower at 100,000 open tasks."""
+    open_ = HumanTask.status == status
+    branches = [select(HumanTask.id).where(open_, HumanTask.candidate_role == principal.role)]
     if principal.department_id is not None:
-        conds.append(HumanTask.candidate_department_id == principal.department_id)
-    return or_(*conds)
+        branches.append(select(HumanTask.id).where(open_, HumanTask.candidate_department_id == principal.department_id))
+    if principal.user_id is not None:
+        if include_assigned:
+            branches.append(select(HumanTask.id).where(open_, HumanTask.assignee_id == principal.user_id))
+        branches.append(select(HumanTask.id).where(open_, HumanTask.id.in_(_named_for(principal.user_id))))
+    return union_all(*branches)
 
 
 def can_see(principal: Principal, task: HumanTask, session: Session | None = None) -> bool:
@@ -63,14 +68,9 @@ def inbox_query(principal: Principal, scope: str = "all", status: str = "open",
     if scope == "mine":
         stmt = stmt.where(HumanTask.assignee_id == (principal.user_id or -1))
     elif scope == "department":
-        conds = [HumanTask.candidate_role == principal.role]
-        if principal.department_id is not None:
-            conds.append(HumanTask.candidate_department_id == principal.department_id)
-        if principal.user_id is not None:
-            conds.append(_named_for(principal.user_id))
-        stmt = stmt.where(or_(*conds))
+        stmt = stmt.where(HumanTask.id.in_(_visible_ids(principal, status, include_assigned=False)))
     elif principal.role not in ("admin", "leader"):
-        stmt = stmt.where(_visible_filter(principal))
+        stmt = stmt.where(HumanTask.id.in_(_visible_ids(principal, status)))
     now = utcnow()
     if overdue:
         stmt = stmt.where(HumanTask.due_at < now)
@@ -210,6 +210,12 @@ def department_codes(session: Session) -> list[str]:
     return list(session.scalars(select(Department.code).order_by(Department.code)))
 
 
+def _choices_for(session: Session, form: list[dict[str, Any]]) -> dict[str, list[str]]:
+    """The data-driven option lists the form's fields name (read only when a field needs one)."""
+    wanted = {(f.get("properties") or {}).get("choices") for f in form}
+    return {"departments": department_codes(session)} if "departments" in wanted else {}
+
+
 def complete_task(session: Session, task_id: int, principal: Principal, submitted: dict[str, Any]) -> HumanTask:
     """Validate the form, complete the BPMN task, run to the next wait state — one transaction."""
     user_id = _check_person(principal)
@@ -217,7 +223,7 @@ def complete_task(session: Session, task_id: int, principal: Principal, submitte
     _check_open(task)
     if task.assignee_id not in (None, user_id):
         raise Forbidden(N_("This task is taken by someone else"), code="task_taken")
-    values = validate(task.form, submitted, {"departments": department_codes(session)})
+    values = validate(task.form, submitted, _choices_for(session, task.form))
     instance = runtime.get_instance(session, task.instance_id, lock=True)
     if instance.status != "running":
         raise Conflict(N_("The process is not running (suspended, stopped by an incident, or ended)"),
@@ -233,8 +239,10 @@ def complete_task(session: Session, task_id: int, principal: Principal, submitte
     task.completed_at = utcnow()
     task.completed_by_id = user_id
     task.result = values
-    if instance.alert is not None and "department" in values:
-        alerts.assign_department(session, instance.alert, str(values["department"]), principal.name)
+    if instance.alert is not None:
+        alerts.acknowledge(session, instance.alert, principal.name)  # someone acted on it: no escalation
+        if "department" in values:
+            alerts.assign_department(session, instance.alert, str(values["department"]), principal.name)
     audit.record(session, principal.name, "task.completed", "human_task", task.id, instance_id=instance.id,
                  task=task.bpmn_id, name=task.name, values=values, shown=shown(task.form, values))
     bus.publish(session, "task.completed", task_id=task.id, instance_id=instance.id, by=principal.name,

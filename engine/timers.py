@@ -39,9 +39,10 @@ def fire_due_timers(now: datetime | None = None, limit: int = 200) -> int:
     for instance_id in ids:
         try:
             with transaction() as session:
-                instance = runtime.get_instance(session, instance_id, lock=True)
-                if instance.next_timer_at is None or instance.next_timer_at > now or instance.status != "running":
-                    continue  # another worker fired it meanwhile
+                instance = runtime.get_instance(session, instance_id, lock=True, skip_locked=True)
+                if (instance is None or instance.next_timer_at is None or instance.next_timer_at > now
+                        or instance.status != "running"):
+                    continue  # another worker has it, or fired it meanwhile
                 due = instance.next_timer_at
                 wf = runtime.load(instance)
                 wf.refresh_timers()

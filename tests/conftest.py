@@ -30,7 +30,8 @@ from engine.org import seed_organisation  # noqa: E402
 from engine.redis_server import EmbeddedRedis  # noqa: E402
 
 MUTABLE_TABLES = ("task_candidate_users", "attachments", "task_comments", "directives", "human_tasks",
-                  "process_instances", "alerts", "events", "audit_log", "api_tokens", "users")
+                  "process_instances", "notifications", "rule_states", "silences", "push_subscriptions", "alerts",
+                  "events", "audit_log", "api_tokens", "users")
 
 
 def backend() -> str:

@@ -164,3 +164,64 @@ def test_a_call_activity_puts_the_called_process_tasks_in_the_right_inbox(sessio
     instance = runtime.start_process(session, "parent_flow", {}, actor="test")
     (task,) = runtime.current_step(session, instance)
     assert (task.bpmn_id, task.name, task.candidate_department.code) == ("inspect", "Kiểm tra hiện trường", "SO-XD")
+
+
+CALLEE = """<?xml version="1.0" encoding="UTF-8"?>
+<bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL"
+    xmlns:camunda="http://camunda.org/schema/1.0/bpmn" id="d2" targetNamespace="t">
+  <bpmn:process id="site_visit" isExecutable="true">
+    <bpmn:startEvent id="vs"><bpmn:outgoing>v1</bpmn:outgoing></bpmn:startEvent>
+    <bpmn:userTask id="visit" name="Kiểm tra thực địa" camunda:candidateGroups="department:SO-XD">
+      <bpmn:incoming>v1</bpmn:incoming><bpmn:outgoing>v2</bpmn:outgoing></bpmn:userTask>
+    <bpmn:endEvent id="ve"><bpmn:incoming>v2</bpmn:incoming></bpmn:endEvent>
+    <bpmn:sequenceFlow id="v1" sourceRef="vs" targetRef="visit" />
+    <bpmn:sequenceFlow id="v2" sourceRef="visit" targetRef="ve" />
+  </bpmn:process>
+</bpmn:definitions>""".encode()
+CALLER = """<?xml version="1.0" encoding="UTF-8"?>
+<bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL"
+    xmlns:camunda="http://camunda.org/schema/1.0/bpmn" id="d1" targetNamespace="t">
+  <bpmn:process id="complaint" isExecutable="true">
+    <bpmn:startEvent id="s"><bpmn:outgoing>f1</bpmn:outgoing></bpmn:startEvent>
+    <bpmn:callActivity id="call_visit" name="Kiểm tra" calledElement="site_visit">
+      <bpmn:incoming>f1</bpmn:incoming><bpmn:outgoing>f2</bpmn:outgoing></bpmn:callActivity>
+    <bpmn:userTask id="answer" name="Trả lời công dân" camunda:candidateGroups="role:leader">
+      <bpmn:incoming>f2</bpmn:incoming><bpmn:outgoing>f3</bpmn:outgoing></bpmn:userTask>
+    <bpmn:endEvent id="e"><bpmn:incoming>f3</bpmn:incoming></bpmn:endEvent>
+    <bpmn:sequenceFlow id="f1" sourceRef="s" targetRef="call_visit" />
+    <bpmn:sequenceFlow id="f2" sourceRef="call_visit" targetRef="answer" />
+    <bpmn:sequenceFlow id="f3" sourceRef="answer" targetRef="e" />
+  </bpmn:process>
+</bpmn:definitions>""".encode()
+
+
+def test_a_call_activity_calls_a_process_deployed_from_another_file(session) -> None:
+    from engine import runtime, tasks
+    from tests.factories import user
+
+    with pytest.raises(DeployError) as err:  # the called process is not deployed yet
+        registry.deploy(session, CALLER, "complaint.bpmn")
+    assert err.value.code == "callee_missing" and "site_visit" in str(err.value)
+    assert err.value.details == {"file": "complaint.bpmn", "line": 6, "element": "call_visit"}
+    registry.deploy(session, CALLEE, "site_visit.bpmn")
+    (caller,) = registry.deploy(session, CALLER, "complaint.bpmn")
+    assert registry.deploy(session, CALLER, "complaint.bpmn")[0].id == caller.id  # unchanged: same version
+    instance = runtime.start_process(session, "complaint", {"title": "Phản ánh ô nhiễm"}, actor="test")
+    (visit,) = runtime.current_step(session, instance)
+    assert (visit.name, visit.candidate_department.code) == ("Kiểm tra thực địa", "SO-XD")
+    session.commit()
+    tasks.complete_task(session, visit.id, user("officer", "SO-XD"), {})
+    (answer,) = runtime.current_step(session, instance)
+    assert (answer.bpmn_id, answer.candidate_role) == ("answer", "leader")
+    # A new version of the called process makes a new version of the caller when it is deployed again.
+    registry.deploy(session, CALLEE.replace("Kiểm tra thực địa".encode(), "Kiểm tra tại chỗ".encode()),
+                    "site_visit.bpmn")
+    (again,) = registry.deploy(session, CALLER, "complaint.bpmn")
+    assert again.version == caller.version + 1 and again.tasks["visit"]["name"] == "Kiểm tra tại chỗ"
+
+
+def test_a_processes_folder_deploys_called_processes_first(session, tmp_path) -> None:
+    (tmp_path / "a_complaint.bpmn").write_bytes(CALLER)  # sorts before the file it calls
+    (tmp_path / "z_site_visit.bpmn").write_bytes(CALLEE)
+    deployed = registry.deploy_directory(session, tmp_path)
+    assert sorted(d.process_key for d in deployed) == ["complaint", "site_visit"]

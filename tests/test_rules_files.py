@@ -47,7 +47,7 @@ def test_yaml_syntax_error_names_the_line() -> None:
 
 def test_between_needs_two_numbers() -> None:
     _, problems = check_text(GOOD.replace('op: ">"', "op: between"), "b.yaml")
-    assert problems and problems[0].line == 2 and "[low, high]" in problems[0].message
+    assert problems and problems[0].line == 8 and "[low, high]" in problems[0].message  # the value's line
 
 
 def test_cli_rules_check(tmp_path: Path) -> None:

@@ -15,7 +15,7 @@ class NotJson(EngineError):
 
 
 def init_app(app: Flask, csrf: CSRFProtect) -> IocApi:
-    from web.api import alerts, directives, events, instances, messages, org, processes, stream, tasks
+    from web.api import alerts, directives, events, instances, messages, notifications, org, processes, stream, tasks
 
     app.config.update(
         API_TITLE="IOC API",
@@ -45,7 +45,7 @@ def init_app(app: Flask, csrf: CSRFProtect) -> IocApi:
         if request.content_length and not (request.is_json or request.mimetype == "multipart/form-data"):
             raise NotJson("Send the body as JSON (Content-Type: application/json)",
                           details={"content_type": request.mimetype})
-    for module in (events, alerts, tasks, instances, directives, messages, processes, org, stream):
+    for module in (events, alerts, tasks, instances, directives, messages, processes, org, stream, notifications):
         # The API checks CSRF itself, for cookie sessions only (X-CSRFToken); bearer tokens need none.
         csrf.exempt(module.blp)
         api.register_blueprint(module.blp, url_prefix=f"/api/v1{module.PREFIX}")

@@ -71,8 +71,61 @@ class AlertOut(Schema):
     first_seen = fields.DateTime()
     last_seen = fields.DateTime()
     closed_at = fields.DateTime(allow_none=True)
+    acknowledged_at = fields.DateTime(allow_none=True)
+    acknowledged_by = fields.String(allow_none=True)
+    resolved_at = fields.DateTime(allow_none=True)
+    escalation_level = fields.Integer()
+    silenced = fields.Boolean()
     instance_id = fields.Integer(allow_none=True)
     department = code_of("department.code")
+
+
+class SilenceIn(Strict):
+    rule_id = fields.String(load_default=None, validate=validate.Length(max=100))
+    entity = fields.String(load_default=None, validate=validate.Length(max=200))
+    sector = fields.String(load_default=None, validate=validate.Length(max=40))
+    starts_at = fields.AwareDateTime(load_default=None)
+    ends_at = fields.AwareDateTime(required=True)
+    reason = fields.String(required=True, validate=validate.Length(min=3, max=500))
+    kind = fields.String(load_default="silence", validate=validate.OneOf(["silence", "maintenance"]))
+
+
+class SilenceOut(Schema):
+    id = fields.Integer()
+    rule_id = fields.String(allow_none=True)
+    entity = fields.String(allow_none=True)
+    sector = fields.String(allow_none=True)
+    starts_at = fields.DateTime()
+    ends_at = fields.DateTime()
+    reason = fields.String()
+    kind = fields.String()
+    created_by = fields.String()
+
+
+class NotificationOut(Schema):
+    id = fields.Integer()
+    alert_id = fields.Integer(allow_none=True)
+    change = fields.String()
+    channel = fields.String()
+    subject = fields.String()
+    body = fields.String()
+    status = fields.String()
+    attempts = fields.Integer()
+    last_error = fields.String(allow_none=True)
+    created_at = fields.DateTime()
+    sent_at = fields.DateTime(allow_none=True)
+    read_at = fields.DateTime(allow_none=True)
+
+
+class PushKeysIn(Strict):
+    p256dh = fields.String(required=True, validate=validate.Length(min=10, max=200))
+    auth = fields.String(required=True, validate=validate.Length(min=10, max=100))
+
+
+class PushSubscriptionIn(Strict):
+    endpoint = fields.Url(required=True, validate=validate.Length(max=1000))
+    keys = fields.Nested(PushKeysIn, required=True)
+    expirationTime = fields.Raw(load_default=None, allow_none=True)  # noqa: N815 - the browser's own name
 
 
 class FormFieldOut(Schema):

@@ -1,0 +1,150 @@
+"""Rules applied to events and to the clock: each rule's state per entity, kept in ``rule_states``, moved
+by the pure state machine (``engine.rule_state``), and the alert actions its transitions call for.
+
+- an event: every rule of its type and scope judges it (``engine.evaluation.check``); ``fire`` opens an
+  alert and starts its scenario, a breach while firing counts a repeat on the open alert, ``resolve``
+  resolves the alert (and tells its process that the alert cleared);
+- the clock (``tick``, from the worker every few seconds): an ``absence`` rule fires for an entity that
+  has been silent too long; a recovering rule resolves once its keep-firing time is over.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from engine import alerts, audit, bus
+from engine.db import utcnow
+from engine.evaluation import Observation, Rule, applies, check, firing, subject
+from engine.models import Alert
+from engine.models import RuleState as RuleStateRow
+from engine.rule_state import RuleState, from_dict, step, to_dict
+from engine.rule_state import tick as tick_state
+
+log = logging.getLogger(__name__)
+
+
+def _row(session: Session, rule: Rule, key: str, obs: Observation | None = None) -> RuleStateRow:
+    """The state row of (rule, subject), locked; made when first needed."""
+    stmt = select(RuleStateRow).where(RuleStateRow.rule_id == rule.id, RuleStateRow.subject == key)
+    row = session.scalar(stmt.with_for_update())
+    if row is None:
+        row = RuleStateRow(rule_id=rule.id, subject=key, status="normal", state={}, memory={},
+                           unit_code=obs.unit_code if obs else None, sector=rule.sector or (obs.sector if obs else ""))
+        try:
+            with session.begin_nested():
+                session.add(row)
+        except IntegrityError:  # made a moment ago by another worker
+            row = session.scalar(stmt.with_for_update())
+            assert row is not None
+    return row
+
+
+def _store(row: RuleStateRow, state: RuleState, memory: dict[str, Any] | None = None) -> None:
+    row.state, row.status, row.updated_at = to_dict(state), state.status, utcnow()
+    if memory is not None:
+        row.memory = memory
+
+
+def judge_event(session: Session, rules: list[Rule], obs: Observation, local_time: datetime) -> list[Alert]:
+    """Apply every rule to one event; returns the alerts opened or repeated."""
+    touched: list[Alert] = []
+    now = utcnow()
+    for rule in rules:
+        if not applies(rule, obs, local_time):
+            continue
+        verdict = check(rule, obs, None)
+        if verdict is None and rule.kind == "threshold":
+            continue  # cheap path: no such value, nothing to remember
+        row = _row(session, rule, subject(obs), obs)
+        verdict = check(rule, obs, row.memory)
+        if verdict is None:
+            continue
+        before = from_dict(row.state)
+        state, transition = step(before, rule.timing, now, verdict.breached, verdict.value)
+        memory = verdict.memory
+        if rule.kind == "absence":
+            memory = {**memory, "last_event": now.isoformat()}
+        _store(row, state, memory)
+        if transition == "fire" or (verdict.breached and state.status == "firing" and before.alert_open):
+            alert = _open(session, rule, firing(rule, obs, verdict.value))
+            row.alert_id = alert.id
+            touched.append(alert)
+        elif transition == "resolve":
+            _resolve(session, row, rule)
+    return touched
+
+
+def _open(session: Session, rule: Rule, f: Any) -> Alert:
+    from engine import jobs  # jobs starts scenarios; it imports this module
+
+    alert, new = alerts.open_alert(session, f)
+    if new and f.scenario.get("process"):
+        jobs.start_scenario(session, alert, f.scenario)
+    return alert
+
+
+def _resolve(session: Session, row: RuleStateRow, rule: Rule) -> None:
+    alert = session.get(Alert, row.alert_id) if row.alert_id else None
+    if alert is not None:
+        alerts.resolve_alert(session, alert, "rules", reason=f"rule {rule.id}: the condition cleared")
+    row.alert_id = None
+
+
+def tick(session: Session, rules: list[Rule], now: datetime | None = None) -> int:
+    """Apply the passage of time to every rule that needs it; returns the number of transitions."""
+    now = now or utcnow()
+    changed = 0
+    by_id = {r.id: r for r in rules if r.enabled}
+    for rule in by_id.values():
+        if rule.kind == "absence":
+            changed += _tick_absence(session, rule, now)
+    recovering = session.scalars(select(RuleStateRow).where(RuleStateRow.status == "recovering")
+                                 .with_for_update())
+    for row in recovering:
+        owner = by_id.get(row.rule_id)
+        if owner is None:
+            continue
+        state, transition = tick_state(from_dict(row.state), owner.timing, now)
+        _store(row, state)
+        if transition == "resolve":
+            _resolve(session, row, owner)
+            changed += 1
+    return changed
+
+
+def _tick_absence(session: Session, rule: Rule, now: datetime) -> int:
+    """Fire for each watched entity silent for longer than the rule's minutes; expected entities that never
+    reported are watched from the first tick on."""
+    silence = timedelta(minutes=float(rule.params["minutes"]))
+    rows = {r.subject: r for r in session.scalars(select(RuleStateRow).where(RuleStateRow.rule_id == rule.id))}
+    for expected in rule.params.get("entities") or []:
+        if expected not in rows:
+            row = _row(session, rule, expected)
+            row.memory = {"watch_since": now.isoformat()}
+            rows[expected] = row
+    changed = 0
+    for key, row in rows.items():
+        last = row.memory.get("last_event") or row.memory.get("watch_since")
+        if last is None or now - datetime.fromisoformat(last) <= silence:
+            continue
+        before = from_dict(row.state)
+        if before.alert_open:
+            continue
+        silent_min = (now - datetime.fromisoformat(last)).total_seconds() / 60
+        state, transition = step(before, rule.timing, now, True, round(silent_min))
+        _store(row, RuleState(**{**state.__dict__, "last_seen": before.last_seen}))
+        if transition == "fire":
+            obs = Observation(type=rule.event_type, sector=rule.sector, entity=None if key == "*" else key,
+                              unit_code=row.unit_code, time=now, values={})
+            alert = _open(session, rule, firing(rule, obs, float(round(silent_min))))
+            row.alert_id = alert.id
+            audit.record(session, "rules", "rule.absence", "rule", rule.id, entity=key, silent_minutes=silent_min)
+            bus.publish(session, "rule.absence", rule=rule.id, entity=key)
+            changed += 1
+    return changed
