@@ -51,21 +51,32 @@ def _store(row: RuleStateRow, state: RuleState, memory: dict[str, Any] | None = 
         row.memory = memory
 
 
+# Kinds whose verdict on an event needs nothing remembered: while such a rule is normal and the event does
+# not break it, no state row is read or written for it (most events break no rule).
+MEMORYLESS = ("threshold", "composite")
+
+
 def judge_event(session: Session, rules: list[Rule], obs: Observation, local_time: datetime) -> list[Alert]:
     """Apply every rule to one event; returns the alerts opened or repeated."""
+    applicable = [r for r in rules if applies(r, obs, local_time)]
+    if not applicable:
+        return []
+    key = subject(obs)
+    rows = {row.rule_id: row for row in session.scalars(
+        select(RuleStateRow).where(RuleStateRow.subject == key,
+                                   RuleStateRow.rule_id.in_([r.id for r in applicable])).with_for_update())}
     touched: list[Alert] = []
     now = utcnow()
-    for rule in rules:
-        if not applies(rule, obs, local_time):
+    for rule in applicable:
+        row = rows.get(rule.id)
+        verdict = check(rule, obs, row.memory if row is not None else None)
+        if verdict is None or (row is None and not verdict.breached and rule.kind in MEMORYLESS):
             continue
-        verdict = check(rule, obs, None)
-        if verdict is None and rule.kind == "threshold":
-            continue  # cheap path: no such value, nothing to remember
-        row = _row(session, rule, subject(obs), obs)
-        verdict = check(rule, obs, row.memory)
-        if verdict is None:
-            continue
+        if row is None:
+            row = _row(session, rule, key, obs)
         before = from_dict(row.state)
+        if not verdict.breached and rule.kind in MEMORYLESS and before.status == "normal":
+            continue  # normal stays normal: nothing to write
         state, transition = step(before, rule.timing, now, verdict.breached, verdict.value)
         memory = verdict.memory
         if rule.kind == "absence":

@@ -36,11 +36,15 @@ def summary(session: Session) -> dict[str, Any]:
     completed_today = session.scalar(select(func.count()).select_from(ProcessInstance)
                                      .where(ProcessInstance.ended_at >= today))
     latest = session.scalars(select(Alert).order_by(Alert.id.desc()).limit(8))
+    escalated = session.scalar(select(func.count()).select_from(Alert).where(
+        Alert.status.in_(("firing", "acknowledged", "in_handling")), Alert.escalation_level > 0,
+        Alert.acknowledged_at.is_(None)))
     quarantined = session.scalar(select(func.count()).select_from(Event).where(Event.error.is_not(None)))
     return {
         "alerts_open": sum(by_severity.values()),
         "alerts_by_severity": {k: by_severity.get(k, 0) for k in ("khan_cap", "cao", "trung_binh", "thap")},
         "alerts_today": alerts_today or 0,
+        "alerts_escalated": escalated or 0,
         "alerts_closed_today": closed_today or 0,
         "tasks_open": open_tasks or 0,
         "tasks_overdue": overdue or 0,
@@ -50,6 +54,8 @@ def summary(session: Session) -> dict[str, Any]:
         "instances_completed_today": completed_today or 0,
         "events_quarantined": quarantined or 0,
         "latest_alerts": [{"id": a.id, "title": a.title, "severity": a.severity, "status": a.status,
-                           "count": a.count, "last_seen": a.last_seen.isoformat()} for a in latest],
+                           "count": a.count, "last_seen": a.last_seen.isoformat(),
+                           "escalation_level": a.escalation_level, "acknowledged": a.acknowledged_at is not None}
+                          for a in latest],
         "at": now.isoformat(),
     }

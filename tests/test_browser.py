@@ -145,7 +145,7 @@ def test_officer_completes_a_task_and_the_wall_updates(server: Server, browser) 
     leader.click("button[value=complete]")
     leader.wait_for_url(re.compile(r".*/inbox.*"))
     leader.goto(f"{server.base}/alerts?status=closed")
-    leader.click("#alerts tbody tr:has-text('TH-AQ-NGHISON') a")
+    leader.click("#alerts tbody tr:has-text('TH-AQ-NGHISON') a[href*='/instances/']")
     leader.wait_for_selector("#instance-status.completed")
     history = leader.inner_text("ol.history")
     for step in ("Phân loại và giao xử lý", "Xử lý sự cố", "Báo cáo kết quả xử lý", "Lãnh đạo xem xét báo cáo"):

@@ -9,13 +9,13 @@ from zoneinfo import ZoneInfo
 
 from flask import Blueprint, flash, g, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from engine import attachments, audit, directives, operations, registry, tasks, versions, wall
 from engine.config import settings
 from engine.db import utcnow
 from engine.errors import N_, Invalid
-from engine.models import Department, ProcessDefinition, Unit
+from engine.models import Department, Notification, ProcessDefinition, Unit
 from engine.org import SYSTEM as SYSTEM_VIEW
 from engine.org import authenticate
 from web.api.alerts import alert_query
@@ -28,7 +28,8 @@ bp = Blueprint("pages", __name__)
 SEVERITY_LABELS = {"thap": N_("Low"), "trung_binh": N_("Medium"), "cao": N_("High"), "khan_cap": N_("Emergency")}
 STATUS_LABELS = {"open": N_("waiting"), "completed": N_("completed"), "cancelled": N_("cancelled"),
                  "running": N_("running"), "suspended": N_("suspended"), "incident": N_("incident"),
-                 "firing": N_("firing"), "in_handling": N_("in handling"), "closed": N_("closed")}
+                 "firing": N_("firing"), "in_handling": N_("in handling"), "closed": N_("closed"),
+                 "acknowledged": N_("acknowledged"), "resolved": N_("resolved")}
 ROLE_LABELS = {"leader": N_("Leaders"), "officer": N_("Officers"), "operator": N_("IOC operators"),
                "designer": N_("Process designers"), "admin": N_("Administrators")}
 SECTORS = {"environment": N_("Environment"), "traffic": N_("Traffic and public order"),
@@ -44,7 +45,11 @@ ACTION_LABELS = {"instance.started": N_("Process started"), "instance.completed"
                  "timer.fired": N_("Timer fired"), "instance.incident": N_("Incident: a step failed"),
                  "instance.retried": N_("Failed step retried"), "instance.suspended": N_("Process suspended"),
                  "instance.resumed": N_("Process resumed"), "instance.cancelled": N_("Process cancelled"),
-                 "instance.rewound": N_("Moved back to an earlier step"), "message.received": N_("Message received")}
+                 "instance.rewound": N_("Moved back to an earlier step"), "message.received": N_("Message received"),
+                 "alert.acknowledged": N_("Alert acknowledged"), "alert.escalated": N_("Alert escalated"),
+                 "alert.resolved": N_("Alert resolved: the condition cleared"), "alert.repeated": N_("Seen again"),
+                 "alert.notification_silenced": N_("Notification held back by a silence"),
+                 "rules.changed": N_("Rule changed"), "rules.reverted": N_("Rule reverted")}
 
 
 @bp.app_context_processor
@@ -52,7 +57,15 @@ def _globals() -> dict[str, Any]:
     def label(table: dict[str, str]) -> Any:
         return lambda key: _(table[key]) if key in table else key
 
+    def unread_count() -> int:
+        me = current_user()
+        if me is None:
+            return 0
+        return db().scalar(select(func.count()).select_from(Notification).where(
+            Notification.user_id == me.id, Notification.channel == "in_app", Notification.read_at.is_(None))) or 0
+
     return {"user": current_user(), "now_utc": utcnow(), "severity_label": label(SEVERITY_LABELS),
+            "unread_count": unread_count,
             "status_label": label(STATUS_LABELS), "role_label": label(ROLE_LABELS),
             "action_label": label(ACTION_LABELS)}
 

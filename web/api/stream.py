@@ -40,7 +40,10 @@ class Busy(EngineError):
 
 
 def visible_change(who: Principal, change: dict[str, Any]) -> bool:
-    """Officers follow their own work: task changes for their department or role, nothing else."""
+    """Officers follow their own work: task changes for their department or role, nothing else. A
+    notification goes to its own person only."""
+    if change.get("kind") == "notification":
+        return change.get("user_id") == who.user_id
     if who.role != "officer":
         return True
     if not change.get("kind", "").startswith("task."):

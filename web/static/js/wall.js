@@ -30,6 +30,13 @@
       li.appendChild(sev);
       li.appendChild(document.createTextNode(" " + a.title + " "));
       li.appendChild(extra);
+      if (a.escalation_level && !a.acknowledged) {
+        var badge = document.createElement("span");
+        badge.className = "badge escalated";
+        badge.textContent = labels.escalated;
+        li.appendChild(document.createTextNode(" "));
+        li.appendChild(badge);
+      }
       feed.appendChild(li);
     });
   }
