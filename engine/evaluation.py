@@ -47,13 +47,14 @@ class Rule:
     name_en: str = ""
     pending_s: float = 0
     keep_firing_s: float = 0
+    no_data_s: float | None = None
     params: dict[str, Any] = default(default_factory=dict)  # what the kind needs beyond field/op/value
     scope: dict[str, Any] = default(default_factory=dict)
     entity_groups: dict[str, set[str]] = default(default_factory=dict)
 
     @property
     def timing(self) -> Timing:
-        return Timing(pending_s=self.pending_s, keep_firing_s=self.keep_firing_s)
+        return Timing(pending_s=self.pending_s, keep_firing_s=self.keep_firing_s, no_data_s=self.no_data_s)
 
 
 @dataclass(frozen=True)

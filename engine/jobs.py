@@ -91,6 +91,8 @@ def start_scenario(session: Session, alert: Alert, scenario: dict[str, Any]) -> 
     variables = {**(scenario.get("variables") or {}), "alert_id": alert.id, "title": alert.title,
                  "severity": alert.severity, "sector": alert.sector, "entity": alert.entity, "value": alert.value,
                  "unit": alert.unit_code}
+    if scenario.get("departments"):  # the departments the scenario names (a rule-level routing)
+        variables["departments"] = list(scenario["departments"])
     try:
         with session.begin_nested():
             instance = runtime.start_process(session, scenario["process"], variables, actor="rules",

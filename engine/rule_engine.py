@@ -70,12 +70,13 @@ def judge_event(session: Session, rules: list[Rule], obs: Observation, local_tim
     for rule in applicable:
         row = rows.get(rule.id)
         verdict = check(rule, obs, row.memory if row is not None else None)
-        if verdict is None or (row is None and not verdict.breached and rule.kind in MEMORYLESS):
+        memoryless = rule.kind in MEMORYLESS and rule.no_data_s is None
+        if verdict is None or (row is None and not verdict.breached and memoryless):
             continue
         if row is None:
             row = _row(session, rule, key, obs)
         before = from_dict(row.state)
-        if not verdict.breached and rule.kind in MEMORYLESS and before.status == "normal":
+        if not verdict.breached and memoryless and before.status == "normal":
             continue  # normal stays normal: nothing to write
         state, transition = step(before, rule.timing, now, verdict.breached, verdict.value)
         memory = verdict.memory
@@ -115,9 +116,10 @@ def tick(session: Session, rules: list[Rule], now: datetime | None = None) -> in
     for rule in by_id.values():
         if rule.kind == "absence":
             changed += _tick_absence(session, rule, now)
-    recovering = session.scalars(select(RuleStateRow).where(RuleStateRow.status == "recovering")
-                                 .with_for_update())
-    for row in recovering:
+    watched = [r.id for r in by_id.values() if r.no_data_s is not None]
+    stmt = select(RuleStateRow).where((RuleStateRow.status == "recovering") | (
+        RuleStateRow.rule_id.in_(watched) & RuleStateRow.status.in_(("normal", "pending", "firing"))))
+    for row in session.scalars(stmt.with_for_update()):
         owner = by_id.get(row.rule_id)
         if owner is None:
             continue
@@ -125,6 +127,10 @@ def tick(session: Session, rules: list[Rule], now: datetime | None = None) -> in
         _store(row, state)
         if transition == "resolve":
             _resolve(session, row, owner)
+            changed += 1
+        elif transition == "no_data":
+            audit.record(session, "rules", "rule.no_data", "rule", owner.id, entity=row.subject)
+            bus.publish(session, "rule.no_data", rule=owner.id, entity=row.subject)
             changed += 1
     return changed
 

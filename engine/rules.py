@@ -117,6 +117,7 @@ def _rule(raw: dict[str, Any], i: int, line: int, filename: str, data: dict[str,
                 enabled=raw.get("enabled", True), file=filename, line=line, name_en=raw.get("name_en", ""),
                 pending_s=float(raw.get("pending_minutes", 0)) * 60,
                 keep_firing_s=float(raw.get("keep_firing_minutes", 0)) * 60,
+                no_data_s=float(raw["no_data_minutes"]) * 60 if "no_data_minutes" in raw else None,
                 params=params, scope=scope, entity_groups=groups)
     return rule, None
 

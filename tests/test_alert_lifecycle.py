@@ -13,7 +13,7 @@ from sqlalchemy import select
 
 from engine import alerts, jobs, notifications
 from engine.db import transaction, utcnow
-from engine.events import ingest_events
+from engine.events import IncomingEvent, ingest_events
 from engine.models import Alert, AuditEntry, Notification, ProcessInstance, PushSubscription, User
 from tests import factories
 from tests.test_notify_email import Inbox, start
@@ -141,3 +141,33 @@ def test_a_silence_holds_back_notifications(session, channels) -> None:
     assert alert.silenced and alert.status == "in_handling"  # opened and handled, just not paged
     with transaction() as s:
         assert alerts.escalate_due(s, utcnow() + timedelta(hours=3)) == 0
+
+
+def test_an_emergency_reaches_the_sms_gateway_webhook_signed_even_in_quiet_hours(session, monkeypatch) -> None:
+    import threading
+
+    from engine.notify.webhook import verify_signature
+    from tests.test_notify_webhook import Receiver
+
+    gateway = Receiver()
+    threading.Thread(target=gateway.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
+    monkeypatch.setenv("IOC_WEBHOOK_URL", gateway.url)
+    monkeypatch.setenv("IOC_WEBHOOK_SECRET", "bí-mật-cổng-sms")
+    operator = factories.user("operator")
+    with transaction() as s:  # quiet hours all day long: only khẩn cấp comes through
+        s.get(User, operator.user_id).notification_preferences = {"quiet_hours": "00:00-23:59"}
+    ev = IncomingEvent(source="test", type="water_level", sector="environment", time=utcnow(),
+                       values={"level_m": 6.4}, entity="GIANG")
+    with transaction() as s:
+        accepted = ingest_events(s, [ev], "test").accepted
+    jobs.process_events(accepted)
+    notifications.deliver_due()
+    try:
+        (path, headers, body) = gateway.requests[0]
+        payload = json.loads(body)
+        assert payload["user"] == operator.name and "Mực nước 6.4 m tại trạm GIANG" in payload["subject"]
+        assert verify_signature("bí-mật-cổng-sms", body, headers["X-IOC-Signature"])
+        assert not verify_signature("another secret", body, headers["X-IOC-Signature"])
+    finally:
+        gateway.shutdown()
+        gateway.server_close()

@@ -174,3 +174,18 @@ def test_geofence_exit_and_outside(session, tmp_path) -> None:
 def test_bad_rules_are_refused_with_their_line(body: str, line: int, words: str, tmp_path) -> None:
     _rules, problems = check_text(HEADER + body, str(tmp_path / "bad.yaml"))
     assert problems and problems[0].line == line and words in problems[0].message, problems
+
+
+def test_a_threshold_rule_marks_a_silent_entity_as_no_data_without_alerting(session) -> None:
+    rules = rules_from(PENDING.replace("    pending_minutes: 0.001\n", "    no_data_minutes: 30\n"))
+    judge(rules, "S1", {"pm25": 10})
+    assert session.scalar(select(RuleStateRow)).status == "normal"  # watched for silence: it has a state
+    with transaction() as s:
+        assert rule_engine.tick(s, rules, utcnow() + timedelta(minutes=20)) == 0
+    with transaction() as s:
+        assert rule_engine.tick(s, rules, utcnow() + timedelta(minutes=31)) == 1
+    session.rollback()
+    assert session.scalar(select(RuleStateRow)).status == "no_data" and open_alerts(session) == []
+    judge(rules, "S1", {"pm25": 12})  # data again
+    session.rollback()
+    assert session.scalar(select(RuleStateRow)).status == "normal"

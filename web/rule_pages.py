@@ -7,10 +7,12 @@ from typing import Any
 
 from flask import Blueprint, flash, g, redirect, render_template, request, url_for
 from flask_babel import gettext as _
+from sqlalchemy import func, select
 
 from engine import bpmn, rule_admin
 from engine.config import settings
-from engine.errors import Invalid
+from engine.errors import N_, Invalid
+from engine.models import RuleState
 from engine.rules import check_directory
 from web.auth import page_auth
 from web.db import db
@@ -20,6 +22,8 @@ OPS = (">", ">=", "<", "<=", "between", "outside")
 KINDS = ("threshold", "rate", "absence", "geofence", "count", "composite")
 SEVERITIES = ("thap", "trung_binh", "cao", "khan_cap")
 # Form fields edited as numbers; empty means "not set" (the key is left out of the rule).
+STATE_LABELS = {"pending": N_("pending"), "firing": N_("firing"), "recovering": N_("recovering"),
+                "no_data": N_("no data"), "error": N_("error")}
 NUMBERS = ("pending_minutes", "keep_firing_minutes", "window_minutes", "minutes")
 
 
@@ -27,7 +31,13 @@ NUMBERS = ("pending_minutes", "keep_firing_minutes", "window_minutes", "minutes"
 @page_auth("admin")
 def rules() -> Any:
     rows, problems = check_directory(settings().rules_dir)
-    return render_template("rules.html", rules=rows, problems=problems)
+    counts: dict[str, dict[str, int]] = {}
+    for rule_id, status, n in db().execute(select(RuleState.rule_id, RuleState.status, func.count())
+                                           .where(RuleState.status != "normal")
+                                           .group_by(RuleState.rule_id, RuleState.status)):
+        counts.setdefault(rule_id, {})[status] = n
+    return render_template("rules.html", rules=rows, problems=problems, counts=counts,
+                           state_labels={k: _(v) for k, v in STATE_LABELS.items()})
 
 
 def _number(text: str, name: str) -> float | int:
