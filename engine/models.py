@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import JSON, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import JSON, Date, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from engine.db import Base, UTCDateTime, utcnow
@@ -367,3 +367,84 @@ class PushSubscription(Base):
     endpoint: Mapped[str] = mapped_column(String(1000), unique=True)
     keys: Mapped[dict[str, Any]] = mapped_column(JSON)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class Indicator(Base):
+    """A KPI definition: what is measured, how it adds up, which way is good, and the year's targets."""
+
+    __tablename__ = "indicators"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(80), unique=True)
+    sector: Mapped[str] = mapped_column(String(40), index=True)
+    name: Mapped[str] = mapped_column(String(250))
+    name_en: Mapped[str] = mapped_column(String(250), default="")
+    unit_of_measure: Mapped[str] = mapped_column(String(40), default="")
+    period: Mapped[str] = mapped_column(String(20))  # realtime | day | month | quarter | year
+    aggregation: Mapped[str] = mapped_column(String(10))  # sum | mean | max | last
+    direction: Mapped[str] = mapped_column(String(20), default="higher_better")  # or lower_better
+    source: Mapped[str] = mapped_column(String(200), default="")
+    targets: Mapped[dict[str, float]] = mapped_column(JSON, default=dict)  # {"2026": 52000}
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class IndicatorObservation(Base):
+    """One value of an indicator for a commune/ward (or the province, "38") or an entity, over the period
+    that starts at ``period_start`` (UTC). ``local_date``, ``year`` and ``month`` are the period's start in
+    local time, kept for roll-ups that work the same on SQLite and PostgreSQL."""
+
+    __tablename__ = "indicator_observations"
+    __table_args__ = (UniqueConstraint("indicator_id", "unit_code", "entity", "period_start"),
+                      Index("ix_indicator_observations_series", "indicator_id", "year", "month"),
+                      Index("ix_indicator_observations_time", "period_start", postgresql_using="brin"))
+    id: Mapped[int] = mapped_column(primary_key=True)
+    indicator_id: Mapped[int] = mapped_column(ForeignKey("indicators.id"))
+    unit_code: Mapped[str] = mapped_column(String(16), default="")  # "" when the value is for an entity
+    entity: Mapped[str] = mapped_column(String(200), default="")
+    period_start: Mapped[datetime] = mapped_column(UTCDateTime())
+    local_date: Mapped[date] = mapped_column(Date)
+    year: Mapped[int] = mapped_column(Integer)
+    month: Mapped[int] = mapped_column(Integer)
+    value: Mapped[float] = mapped_column()
+    source: Mapped[str] = mapped_column(String(100), default="")
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class Source(Base):
+    """A data source: a configured connector, its schedule, and its health."""
+
+    __tablename__ = "sources"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(100), unique=True)
+    kind: Mapped[str] = mapped_column(String(40))
+    title: Mapped[str] = mapped_column(String(250), default="")
+    config: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)  # secrets encrypted (engine.secrets)
+    state: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)  # the connector's cursor
+    enabled: Mapped[bool] = mapped_column(default=False)
+    interval_s: Mapped[int] = mapped_column(Integer, default=300)
+    stale_after_s: Mapped[int] = mapped_column(Integer, default=3600)
+    next_run_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), index=True)
+    last_run_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    last_success_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    newest_data_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    error_count: Mapped[int] = mapped_column(Integer, default=0)  # failures in a row
+    last_error: Mapped[str | None] = mapped_column(String(500))
+    status: Mapped[str] = mapped_column(String(20), default="new")  # new | ok | failing | auth_failed | stale
+    items_total: Mapped[int] = mapped_column(Integer, default=0)
+    bad_total: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class SourceRun(Base):
+    """One run of a source (a poll, an upload, a webhook call): what came in, what was bad, what failed."""
+
+    __tablename__ = "source_runs"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    source_id: Mapped[int] = mapped_column(ForeignKey("sources.id"), index=True)
+    trigger: Mapped[str] = mapped_column(String(20))  # schedule | upload | webhook | test | manual
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    ok: Mapped[bool] = mapped_column(default=False)
+    items: Mapped[int] = mapped_column(Integer, default=0)
+    bad: Mapped[int] = mapped_column(Integer, default=0)
+    error: Mapped[str | None] = mapped_column(String(500))
+    report: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)  # the bad records (first 500)

@@ -85,7 +85,7 @@ def seed_organisation(session: Session) -> dict[str, int]:
 def department_by_code(session: Session, code: str) -> Department:
     dept = session.scalar(select(Department).where(Department.code == code))
     if dept is None:
-        raise NotFound(N_("No department with code %(code)s"), code=code)
+        raise NotFound(N_("No department with code %(dept)s"), dept=code)
     return dept
 
 

@@ -165,7 +165,7 @@ def delegate_task(session: Session, task_id: int, principal: Principal, *, reaso
     else:
         dept = session.scalar(select(Department).where(Department.code == department))
         if dept is None:
-            raise Invalid(N_("No department with code %(code)s"), code=department)
+            raise Invalid(N_("No department with code %(dept)s"), dept=department)
         task.candidate_department_id = dept.id
         task.assignee_id = None
         task.claimed_at = None

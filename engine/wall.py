@@ -53,6 +53,8 @@ def summary(session: Session) -> dict[str, Any]:
         "instances_completed": by_status.get("completed", 0),
         "instances_completed_today": completed_today or 0,
         "events_quarantined": quarantined or 0,
+        "sources_stale": session.scalar(select(func.count()).select_from(Alert).where(
+            Alert.rule_id == "source-stale", Alert.status.in_(("firing", "acknowledged", "in_handling")))) or 0,
         "latest_alerts": [{"id": a.id, "title": a.title, "severity": a.severity, "status": a.status,
                            "count": a.count, "last_seen": a.last_seen.isoformat(),
                            "escalation_level": a.escalation_level, "acknowledged": a.acknowledged_at is not None}

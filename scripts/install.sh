@@ -20,6 +20,7 @@ python3 -c 'import ensurepip, venv' 2>/dev/null || packages+=(python3-venv)
 command -v npm >/dev/null || packages+=(nodejs npm)
 if [ $dev = 1 ]; then
   command -v chromium >/dev/null || packages+=(chromium fonts-noto-core)
+  command -v mosquitto >/dev/null || [ -x /usr/sbin/mosquitto ] || packages+=(mosquitto)  # the MQTT connector's tests
 fi
 if [ ${#packages[@]} -gt 0 ]; then
   echo "== installing Debian packages: ${packages[*]}"

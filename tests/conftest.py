@@ -16,7 +16,10 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-DATA_DIR = Path(tempfile.mkdtemp(prefix="ioc-test-"))
+# pytest loads this file as ``conftest``; tests that ``from tests.conftest import …`` load it a second time as
+# ``tests.conftest``. Both must use the same data directory.
+DATA_DIR = Path(os.environ.get("IOC_TEST_DATA_DIR") or tempfile.mkdtemp(prefix="ioc-test-"))
+os.environ["IOC_TEST_DATA_DIR"] = str(DATA_DIR)
 os.environ["IOC_DATA_DIR"] = str(DATA_DIR)
 os.environ.setdefault("IOC_SECRET_KEY", "test-secret-key-that-is-long-enough-0123456789")
 os.environ["IOC_SWEEP_AFTER_S"] = "2"
@@ -31,7 +34,8 @@ from engine.redis_server import EmbeddedRedis  # noqa: E402
 
 MUTABLE_TABLES = ("task_candidate_users", "attachments", "task_comments", "directives", "human_tasks",
                   "process_instances", "notifications", "rule_states", "silences", "push_subscriptions", "alerts",
-                  "events", "audit_log", "api_tokens", "users")
+                  "events", "audit_log", "api_tokens", "users", "indicator_observations", "indicators", "source_runs",
+                  "sources")
 
 
 def backend() -> str:
@@ -78,6 +82,10 @@ def clean(stack: dict[str, str]) -> Iterator[None]:
     with engine_db.get_engine().begin() as conn:
         for table in MUTABLE_TABLES:
             conn.execute(text(f"DELETE FROM {table}"))  # noqa: S608 - fixed table names
+    from engine.indicators import seed_indicators
+
+    with engine_db.transaction() as session:
+        seed_indicators(session)
     redis_conn.redis_client().flushdb()
     yield
 

@@ -121,6 +121,37 @@ def _cmd_rules_check(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_source_run(args: argparse.Namespace) -> int:
+    from connectors import runtime
+
+    outcome = runtime.run(args.name, trigger="manual")
+    if outcome is None:
+        from engine import sources
+        from engine.db import session_factory
+
+        with session_factory(write=False)() as session:
+            print(f"error: {sources.get(session, args.name).last_error}", file=sys.stderr)
+        return 1
+    print(f"{outcome.items} stored, {outcome.duplicates} already there, {len(outcome.bad)} bad records")
+    for bad in outcome.bad[:50]:
+        print(f"  {bad['index']}: {bad['field'] or ''}: {bad['reason']}", file=sys.stderr)
+    return 0
+
+
+def _cmd_source_listen(args: argparse.Namespace) -> int:
+    import signal
+    import threading
+
+    from connectors import runtime
+
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    total = runtime.listen(args.name, stop)
+    print(f"{total} items received")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="ioc", description="IOC — Trung tâm giám sát, điều hành thông minh")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -172,6 +203,13 @@ def build_parser() -> argparse.ArgumentParser:
                                                                       metavar="ACTION")
     p = add("check", _cmd_rules_check, "check rule files; errors name file:line", rules)
     p.add_argument("path", nargs="?", metavar="DIR")
+
+    source = sub.add_parser("source", help="data sources").add_subparsers(dest="source_command", required=True,
+                                                                          metavar="ACTION")
+    p = add("run", _cmd_source_run, "poll a source once now; prints what came in and the bad records", source)
+    p.add_argument("name")
+    p = add("listen", _cmd_source_listen, "run a streaming source (MQTT) until stopped (SIGTERM, Ctrl-C)", source)
+    p.add_argument("name")
     return parser
 
 
@@ -180,7 +218,7 @@ def main(argv: list[str] | None = None) -> int:
     logging.getLogger("engine.bus").setLevel(logging.ERROR)
     parser = build_parser()
     args = parser.parse_args(argv)
-    needs_db = args.command in ("user", "token", "process") or (args.command == "db")
+    needs_db = args.command in ("user", "token", "process", "source") or (args.command == "db")
     try:
         if needs_db and args.command != "db":
             from web.server import prepare

@@ -13,6 +13,7 @@ from types import FrameType
 from engine import migrate, registry
 from engine.config import settings
 from engine.db import dispose_engines, transaction
+from engine.indicators import seed_indicators
 from engine.org import seed_organisation
 from engine.redis_server import EmbeddedRedis
 
@@ -24,6 +25,7 @@ def prepare() -> None:
     migrate.upgrade()
     with transaction() as session:
         seed_organisation(session)
+        seed_indicators(session)
         registry.deploy_directory(session, settings().processes_dir)
     dispose_engines()  # forked or spawned children open their own connections
 

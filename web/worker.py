@@ -8,7 +8,8 @@ import time
 
 from rq import SimpleWorker
 
-from engine import alerts, jobs, notifications, timers
+from connectors import runtime
+from engine import alerts, jobs, notifications, sources, timers
 from engine.db import refresh_statistics, transaction, utcnow
 from engine.queue import QUEUE_NAME
 from engine.redis_conn import redis_client
@@ -55,11 +56,13 @@ def _timer_loop(stop: threading.Event) -> None:
 
 def alert_housekeeping() -> None:
     """The clock's part of alerting: rules judged by time (absence, keep-firing), escalation of alerts
-    nobody acknowledged, and the notifications due for sending."""
+    nobody acknowledged, stale data sources, the notifications due for sending, and the sources due a poll."""
     jobs.tick_rules()
     with transaction() as session:
         alerts.escalate_due(session)
+        sources.check_stale(session)
     notifications.deliver_due()
+    runtime.enqueue_due()
 
 
 def _alert_loop(stop: threading.Event) -> None:

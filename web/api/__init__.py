@@ -15,7 +15,20 @@ class NotJson(EngineError):
 
 
 def init_app(app: Flask, csrf: CSRFProtect) -> IocApi:
-    from web.api import alerts, directives, events, instances, messages, notifications, org, processes, stream, tasks
+    from web.api import (
+        alerts,
+        directives,
+        events,
+        indicators,
+        instances,
+        messages,
+        notifications,
+        org,
+        processes,
+        sources,
+        stream,
+        tasks,
+    )
 
     app.config.update(
         API_TITLE="IOC API",
@@ -45,7 +58,8 @@ def init_app(app: Flask, csrf: CSRFProtect) -> IocApi:
         if request.content_length and not (request.is_json or request.mimetype == "multipart/form-data"):
             raise NotJson("Send the body as JSON (Content-Type: application/json)",
                           details={"content_type": request.mimetype})
-    for module in (events, alerts, tasks, instances, directives, messages, processes, org, stream, notifications):
+    for module in (events, alerts, tasks, instances, directives, messages, processes, org, stream, notifications,
+                   indicators, sources):
         # The API checks CSRF itself, for cookie sessions only (X-CSRFToken); bearer tokens need none.
         csrf.exempt(module.blp)
         api.register_blueprint(module.blp, url_prefix=f"/api/v1{module.PREFIX}")

@@ -1,0 +1,244 @@
+"""The connector runtime: runs a source's connector and hands what it yields to the engine.
+
+It owns what connectors do not: scheduling (the worker claims due sources and enqueues ``run_job`` on RQ),
+retries with backoff (``engine.sources.record_run``), per-run logs with the bad records, and each source's
+health. Events go through ``engine.events.ingest_events`` (stored once per idempotency key, then evaluated
+by the rules); indicator values through ``engine.indicators.record``.
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+import threading
+import time
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from connectors.base import AuthFailed, BadConfig, BadRecord, Connector, ConnectorError, NotReady, ObservationIn
+from engine import indicators, sources
+from engine.db import transaction, utcnow
+from engine.errors import EngineError, NotFound
+from engine.events import IncomingEvent, ingest_events
+from engine.models import Source, Unit
+
+log = logging.getLogger(__name__)
+# kind -> "module:Class"; imported when first used.
+KINDS = {
+    "http_pull": "connectors.http_pull:HttpPull",
+    "webhook": "connectors.webhook:Webhook",
+    "spreadsheet": "connectors.spreadsheet:Spreadsheet",
+    "mqtt": "connectors.mqtt:Mqtt",
+    "ngsi_ld": "connectors.ngsi_ld:NgsiLd",
+    "folder": "connectors.folder:Folder",
+    "ftp": "connectors.folder:Ftp",
+}
+CHUNK = 1000
+
+
+def connector_class(kind: str) -> type[Connector]:
+    if kind not in KINDS:
+        raise BadConfig(f"unknown connector kind {kind!r}", [f"kind: one of {', '.join(sorted(KINDS))}"])
+    module, _, name = KINDS[kind].partition(":")
+    cls: type[Connector] = getattr(importlib.import_module(module), name)
+    return cls
+
+
+def connector_for(source: Source) -> Connector:
+    return connector_class(source.kind)(config=sources.unsealed(source.config), source=source.name)
+
+
+@dataclass
+class Outcome:
+    events: int = 0
+    observations: int = 0
+    duplicates: int = 0
+    bad: list[dict[str, Any]] = field(default_factory=list)
+    newest: datetime | None = None
+
+    @property
+    def items(self) -> int:
+        return self.events + self.observations
+
+
+def store(session: Session, source: str, items: list[Any], actor: str) -> Outcome:
+    """Store what a connector yielded: events, indicator values; bad records kept for the report."""
+    out = Outcome()
+    events = [i for i in items if isinstance(i, IncomingEvent)]
+    named = {e.unit for e in events if e.unit}
+    known = set(session.scalars(select(Unit.code).where(Unit.code.in_(named)))) if named else set()
+    for index, e in enumerate(events):
+        if e.unit and e.unit not in known:  # one bad record, not a refused run
+            out.bad.append({"index": index, "field": "unit", "reason": f"unknown administrative unit {e.unit}"})
+    events = [e for e in events if not e.unit or e.unit in known]
+    for start in range(0, len(events), CHUNK):
+        ingested = ingest_events(session, events[start:start + CHUNK], source)
+        out.events += len(ingested.accepted)
+        out.duplicates += ingested.duplicates
+    if events:
+        out.newest = max(e.time for e in events)
+    by_indicator: dict[str, list[ObservationIn]] = defaultdict(list)
+    for item in items:
+        if isinstance(item, ObservationIn):
+            by_indicator[item.indicator].append(item)
+        elif isinstance(item, BadRecord):
+            out.bad.append({"index": item.index, "field": item.field, "reason": item.reason})
+    for code, values in by_indicator.items():
+        try:
+            indicator = indicators.get(session, code)
+        except NotFound:
+            out.bad.append({"index": None, "field": code, "reason": "unknown indicator"})
+            continue
+        result = indicators.record(session, indicator, [
+            {"unit": v.unit, "entity": v.entity, "period_start": v.period_start, "value": v.value} for v in values],
+            source=source, actor=actor)
+        out.observations += result.stored
+        out.duplicates += result.duplicates
+        out.bad.extend({**e, "field": f"{code}.{e['field']}"} for e in result.errors)
+        newest = max(v.period_start for v in values)
+        out.newest = newest if out.newest is None else max(out.newest, newest)
+    return out
+
+
+def run(name: str, trigger: str = "schedule") -> Outcome | None:
+    """Poll a source once: store what it yields and record the run. Returns None when the run failed."""
+    with transaction() as session:
+        source = sources.get(session, name)
+        started = utcnow()
+        state = dict(source.state or {})
+        try:
+            connector = connector_for(source)
+            items = list(connector.poll(state))
+        except (ConnectorError, ValueError) as exc:
+            failure = exc
+        else:
+            outcome = store(session, name, items, actor=f"source:{name}")
+            source.state = state
+            sources.record_run(session, source, trigger=trigger, ok=True, items=outcome.items, bad=outcome.bad,
+                               newest=outcome.newest, started_at=started)
+            return outcome
+    with transaction() as session:  # the failure is recorded even though the poll's work was not kept
+        source = sources.get(session, name)
+        sources.record_run(session, source, trigger=trigger, ok=False, items=0, bad=[], error=_reason(failure),
+                           auth_failed=isinstance(failure, AuthFailed), started_at=started)
+    log.warning("source %s: %s", name, _reason(failure))
+    return None
+
+
+def _reason(exc: Exception) -> str:
+    if isinstance(exc, BadConfig) and exc.problems:
+        return f"{exc}: {'; '.join(exc.problems)}"
+    if isinstance(exc, NotReady):
+        return f"not reachable: {exc}"
+    if isinstance(exc, AuthFailed):
+        return f"refused our credentials: {exc}"
+    return str(exc)
+
+
+def accept(session: Session, source: Source, payload: bytes, content_type: str, trigger: str, actor: str,
+           headers: dict[str, str] | None = None) -> Outcome:
+    """Data pushed to a source (a webhook call, an uploaded file): parsed, stored, recorded — in the caller's
+    transaction. A file whose headers are wrong is stored not at all (never half-imported)."""
+    started = utcnow()
+    connector = connector_for(source)
+    parse = getattr(connector, "parse_request", None)
+    items = list(parse(payload, content_type, headers or {}) if parse else connector.parse(payload, content_type))
+    rejects = getattr(connector, "rejects_file", None)
+    if rejects is not None and rejects(items):  # wrong headers: nothing of the file is stored
+        outcome = Outcome(bad=[{"index": i.index, "field": i.field, "reason": i.reason}
+                               for i in items if isinstance(i, BadRecord)])
+    else:
+        outcome = store(session, source.name, items, actor)
+    sources.record_run(session, source, trigger=trigger, ok=True, items=outcome.items, bad=outcome.bad,
+                       newest=outcome.newest, started_at=started)
+    return outcome
+
+
+def try_config(kind: str, config: dict[str, Any], name: str = "test") -> dict[str, Any]:
+    """What the administrator's *test* button shows: the configuration's problems, or one poll's first items
+    (nothing is stored)."""
+    try:
+        connector = connector_class(kind)(config=config, source=name)
+        if type(connector).poll is Connector.poll:
+            return {"ok": True, "message": "configuration is valid (this kind receives data: nothing to poll)"}
+        items = list(connector.poll({}))
+    except BadConfig as exc:
+        return {"ok": False, "message": str(exc), "problems": exc.problems}
+    except (ConnectorError, EngineError, ValueError) as exc:
+        return {"ok": False, "message": _reason(exc)}
+    sample = [_describe(i) for i in items[:5]]
+    return {"ok": True, "message": f"{len(items)} items", "sample": sample,
+            "bad": [_describe(i) for i in items if isinstance(i, BadRecord)][:20]}
+
+
+def _describe(item: Any) -> dict[str, Any]:
+    if isinstance(item, IncomingEvent):
+        return {"event": item.type, "entity": item.entity, "time": item.time.isoformat(), "values": item.values}
+    if isinstance(item, ObservationIn):
+        return {"indicator": item.indicator, "unit": item.unit, "period_start": item.period_start.isoformat(),
+                "value": item.value}
+    return {"bad": item.index, "field": item.field, "reason": item.reason}
+
+
+def listen(name: str, stop: threading.Event, flush_s: float = 1.0, log_every_s: float = 60.0) -> int:
+    """Run a streaming source (MQTT…) until ``stop``: what arrives is stored about every ``flush_s`` seconds,
+    the source's health kept, and a run written to its log every ``log_every_s``. Returns the items stored."""
+    with transaction() as session:
+        source = sources.get(session, name)
+        connector = connector_for(source)
+    buffer: list[Any] = []
+    last_flush = last_log = time.monotonic()
+    stored, bad, total = 0, [], 0
+
+    def flush(final: bool = False) -> None:
+        nonlocal buffer, last_flush, last_log, stored, bad
+        now = time.monotonic()
+        with transaction() as session:
+            source = sources.get(session, name, lock=True)
+            outcome = store(session, name, buffer, actor=f"source:{name}")
+            stored += outcome.items
+            bad += outcome.bad
+            if outcome.newest is not None and (source.newest_data_at is None or outcome.newest > source.newest_data_at):
+                source.newest_data_at = outcome.newest
+            source.last_success_at, source.status, source.error_count = utcnow(), "ok", 0
+            if final or now - last_log >= log_every_s:
+                sources.record_run(session, source, trigger="stream", ok=True, items=stored, bad=bad)
+                stored, bad, last_log = 0, [], now
+        buffer, last_flush = [], now
+
+    try:
+        for item in connector.stream(stop):
+            buffer.append(item)
+            total += 1
+            if time.monotonic() - last_flush >= flush_s:
+                flush()
+    except ConnectorError as exc:
+        with transaction() as session:
+            sources.record_run(session, sources.get(session, name), trigger="stream", ok=False, items=0, bad=[],
+                               error=_reason(exc), auth_failed=isinstance(exc, AuthFailed))
+        raise
+    finally:
+        if buffer or stored:
+            flush(final=True)
+    return total
+
+
+def run_job(name: str) -> None:
+    """The RQ job the worker enqueues for a due source."""
+    run(name)
+
+
+def enqueue_due() -> int:
+    """Claim the due sources and put one job each on the queue (from the worker's loop)."""
+    from engine.queue import get_queue
+
+    with transaction() as session:
+        names = sources.due(session)
+    for name in names:
+        get_queue().enqueue("connectors.runtime.run_job", name, job_timeout=600)
+    return len(names)

@@ -1,0 +1,273 @@
+"""Indicators (KPIs) as data: definitions, observations, roll-ups, progress against the year's plan.
+
+An observation is a value for a commune/ward (or the province, code ``38``) or for an entity (a station),
+over the period starting at ``period_start``. Roll-ups go from commune to province and from day to month,
+quarter and year, with the indicator's own aggregation (sum, mean, max, last). Province-level figures,
+when sent, are used as they are rather than added up from communes (no double counting).
+"""
+
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import yaml
+from sqlalchemy import select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+
+from engine import audit, bus
+from engine.config import settings
+from engine.errors import N_, Forbidden, Invalid, NotFound
+from engine.models import Indicator, IndicatorObservation, Unit
+from engine.org import Principal
+
+SEED = Path(__file__).parent / "data" / "indicators.yaml"
+PROVINCE = "38"
+PERIODS = ("realtime", "day", "month", "quarter", "year")
+GRANULARITIES = ("raw", "day", "month", "quarter", "year")
+AGGREGATIONS = ("sum", "mean", "max", "last")
+TARGET_SETTERS = ("admin", "leader")
+BATCH_LIMIT = 10_000
+
+
+def tz() -> ZoneInfo:
+    return ZoneInfo(settings().timezone)
+
+
+def seed_indicators(session: Session) -> int:
+    """Add the shipped definitions that are missing (existing ones, and their targets, are left alone)."""
+    known = set(session.scalars(select(Indicator.code)))
+    added = 0
+    for row in yaml.safe_load(SEED.read_text(encoding="utf-8"))["indicators"]:
+        if row["code"] not in known:
+            session.add(Indicator(**row, targets={}))
+            added += 1
+    return added
+
+
+def get(session: Session, code: str) -> Indicator:
+    indicator = session.scalar(select(Indicator).where(Indicator.code == code))
+    if indicator is None:
+        raise NotFound(N_("No indicator %(indicator)s"), indicator=code)
+    return indicator
+
+
+def align(period: str, moment: datetime) -> datetime:
+    """The start (UTC) of the indicator period containing ``moment``, periods being local calendar periods."""
+    local = moment.astimezone(tz())
+    if period in ("realtime",):
+        return moment.astimezone(UTC)
+    if period == "day":
+        local = local.replace(hour=0, minute=0, second=0, microsecond=0)
+    elif period == "month":
+        local = local.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+    elif period == "quarter":
+        local = local.replace(month=3 * ((local.month - 1) // 3) + 1, day=1, hour=0, minute=0, second=0,
+                              microsecond=0)
+    else:
+        local = local.replace(month=1, day=1, hour=0, minute=0, second=0, microsecond=0)
+    return local.astimezone(UTC)
+
+
+@dataclass
+class RecordResult:
+    stored: int = 0
+    duplicates: int = 0
+    errors: list[dict[str, Any]] = field(default_factory=list)
+
+
+def record(session: Session, indicator: Indicator, items: Sequence[dict[str, Any]], *, source: str,
+           actor: str) -> RecordResult:
+    """Store a batch of observations: the good ones are stored, each bad one is answered with its index, field
+    and reason, a repeat of a stored one (same unit/entity and period) is ignored."""
+    if len(items) > BATCH_LIMIT:
+        raise Invalid(N_("At most %(n)s observations per request"), n=BATCH_LIMIT, code="batch_too_large")
+    result = RecordResult()
+    units = set(session.scalars(select(Unit.code)))
+    rows: list[dict[str, Any]] = []
+    for index, item in enumerate(items):
+        row, problem = _row(indicator, item, units, source)
+        if problem is not None:
+            result.errors.append({"index": index, **problem})
+        else:
+            rows.append(row)
+    if rows:
+        table = IndicatorObservation.__table__
+        dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
+        stmt = dialect.insert(table).on_conflict_do_nothing(
+            index_elements=["indicator_id", "unit_code", "entity", "period_start"]).returning(table.c.id)
+        result.stored = len(session.execute(stmt, rows).all())
+        result.duplicates = len(rows) - result.stored
+    if result.stored:
+        audit.record(session, actor, "indicator.observations", "indicator", indicator.code, stored=result.stored,
+                     duplicates=result.duplicates, bad=len(result.errors), source=source)
+        bus.publish(session, "indicator.observations", indicator=indicator.code, stored=result.stored)
+    return result
+
+
+def _row(indicator: Indicator, item: dict[str, Any], units: set[str], source: str
+         ) -> tuple[dict[str, Any], dict[str, str] | None]:
+    value = item.get("value")
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(float(value)):
+        return {}, {"field": "value", "reason": "must be a number"}
+    unit, entity = str(item.get("unit") or ""), str(item.get("entity") or "")
+    if not unit and not entity:
+        return {}, {"field": "unit", "reason": "give a commune/ward code (or 38 for the province) or an entity"}
+    if unit and unit not in units:
+        return {}, {"field": "unit", "reason": f"unknown unit code {unit}"}
+    moment = item.get("period_start") or item.get("time")
+    if isinstance(moment, str):
+        try:
+            moment = datetime.fromisoformat(moment.replace("Z", "+00:00"))
+        except ValueError:
+            return {}, {"field": "period_start", "reason": "not an ISO 8601 date-time"}
+    if not isinstance(moment, datetime) or moment.tzinfo is None:
+        return {}, {"field": "period_start", "reason": "a date-time with its time zone is required"}
+    if moment > datetime.now(UTC) + timedelta(days=1):
+        return {}, {"field": "period_start", "reason": "in the future"}
+    start = align(indicator.period, moment)
+    local = start.astimezone(tz())
+    return {"indicator_id": indicator.id, "unit_code": unit, "entity": entity, "period_start": start,
+            "local_date": local.date(), "year": local.year, "month": local.month, "value": float(value),
+            "source": source}, None
+
+
+# --- reading ------------------------------------------------------------------------------------------------
+
+def bucket(granularity: str, obs_date: date, year: int, month: int, start: datetime) -> str:
+    if granularity == "day":
+        return obs_date.isoformat()
+    if granularity == "month":
+        return f"{year:04d}-{month:02d}"
+    if granularity == "quarter":
+        return f"{year:04d}-Q{(month - 1) // 3 + 1}"
+    if granularity == "year":
+        return f"{year:04d}"
+    return start.isoformat()
+
+
+def aggregate(how: str, values: list[tuple[datetime, float]]) -> float:
+    if how == "sum":
+        return sum(v for _t, v in values)
+    if how == "mean":
+        return sum(v for _t, v in values) / len(values)
+    if how == "max":
+        return max(v for _t, v in values)
+    return max(values)[1]  # last: the latest period's value
+
+
+def previous_bucket(key: str) -> str:
+    """The same period one year earlier."""
+    if len(key) >= 4 and key[:4].isdigit():
+        return f"{int(key[:4]) - 1:04d}{key[4:]}"
+    return key
+
+
+def series(session: Session, indicator: Indicator, *, level: str = "province", granularity: str = "month",
+           unit: str | None = None, entity: str | None = None, start: datetime | None = None,
+           end: datetime | None = None) -> list[dict[str, Any]]:
+    """Points ``{period, unit, entity, value, previous_year, change_pct}`` rolled up to ``granularity`` and to
+    ``level`` (``province``: one series; ``unit``: one per commune/ward; ``entity``: one per entity)."""
+    if granularity not in GRANULARITIES or level not in ("province", "unit", "entity"):
+        raise Invalid(N_("Unknown roll-up"), code="invalid_rollup", details={"level": level, "period": granularity})
+    stmt = select(IndicatorObservation.unit_code, IndicatorObservation.entity, IndicatorObservation.local_date,
+                  IndicatorObservation.year, IndicatorObservation.month, IndicatorObservation.period_start,
+                  IndicatorObservation.value).where(IndicatorObservation.indicator_id == indicator.id)
+    if unit:
+        stmt = stmt.where(IndicatorObservation.unit_code == unit)
+    if entity:
+        stmt = stmt.where(IndicatorObservation.entity == entity)
+    if start is not None:  # one more year back, for the comparison with the same period
+        stmt = stmt.where(IndicatorObservation.period_start >= start - timedelta(days=366))
+    if end is not None:
+        stmt = stmt.where(IndicatorObservation.period_start < end)
+    per_key: dict[tuple[str, str, str], list[tuple[datetime, float]]] = defaultdict(list)
+    for u, e, d, y, m, t, v in session.execute(stmt):
+        per_key[(u, e, bucket(granularity, d, y, m, t))].append((t, v))
+    rolled = {k: aggregate(indicator.aggregation, vs) for k, vs in per_key.items()}
+    lines = _to_level(rolled, level, indicator.aggregation)
+    first = bucket(granularity, *(_local_parts(start))) if start is not None else None
+    out = []
+    for (u, e, key), value in sorted(lines.items(), key=lambda kv: (kv[0][0], kv[0][1], kv[0][2])):
+        if first is not None and key < first:
+            continue
+        prev = lines.get((u, e, previous_bucket(key)))
+        out.append({"period": key, "unit": u or None, "entity": e or None, "value": round(value, 6),
+                    "previous_year": None if prev is None else round(prev, 6),
+                    "change_pct": None if not prev else round((value - prev) / abs(prev) * 100, 2)})
+    return out
+
+
+def _local_parts(moment: datetime) -> tuple[date, int, int, datetime]:
+    local = moment.astimezone(tz())
+    return local.date(), local.year, local.month, moment
+
+
+def _to_level(rolled: dict[tuple[str, str, str], float], level: str, how: str) -> dict[tuple[str, str, str], float]:
+    if level == "unit":
+        return {k: v for k, v in rolled.items() if k[0]}
+    if level == "entity":
+        return {k: v for k, v in rolled.items() if k[1]}
+    province: dict[str, float] = {}
+    parts: dict[str, list[float]] = defaultdict(list)
+    for (u, e, key), value in rolled.items():
+        if u == PROVINCE:
+            province[key] = value
+        elif u or e:
+            parts[key].append(value)
+    for key, values in parts.items():
+        if key not in province:  # the province's own figure wins over the sum of its communes
+            province[key] = (sum(values) / len(values) if how == "mean" else max(values) if how == "max"
+                             else sum(values))
+    return {("", "", key): v for key, v in province.items()}
+
+
+def progress(session: Session, indicator: Indicator, year: int) -> dict[str, Any] | None:
+    """Where the year stands against its target: actual so far, share of the target, and whether that is ahead
+    of or behind the share of the year elapsed (for sums), or better or worse than the target (otherwise)."""
+    target = (indicator.targets or {}).get(str(year))
+    points = [p for p in series(session, indicator, granularity="month") if p["period"].startswith(f"{year:04d}-")]
+    if target is None or not points:
+        return None
+    months = max(int(p["period"][5:7]) for p in points)
+    if indicator.aggregation == "sum":
+        actual = sum(p["value"] for p in points)
+        share = actual / target * 100 if target else 0.0
+        expected = months / 12 * 100
+        on_track = share >= expected - 1e-9 if indicator.direction == "higher_better" else share <= expected
+    else:
+        actual = aggregate(indicator.aggregation, [(datetime(year, int(p["period"][5:7]), 1), p["value"])
+                                                    for p in points])
+        share = actual / target * 100 if target else 0.0
+        expected = 100.0
+        on_track = actual >= target if indicator.direction == "higher_better" else actual <= target
+    return {"year": year, "target": target, "actual": round(actual, 4), "share_pct": round(share, 1),
+            "months": months, "expected_pct": round(expected, 1), "on_track": on_track}
+
+
+def set_targets(session: Session, principal: Principal, indicator: Indicator, targets: dict[str, float]) -> None:
+    if principal.role not in TARGET_SETTERS:
+        raise Forbidden(N_("Only leaders and administrators set the plan's targets"))
+    bad = [y for y in targets if not (len(y) == 4 and y.isdigit())]
+    if bad:
+        raise Invalid(N_("Targets are given per year, e.g. {\"2026\": 52000}"), details={"years": bad})
+    indicator.targets = {**(indicator.targets or {}), **{y: float(v) for y, v in targets.items()}}
+    audit.record(session, principal.name, "indicator.targets", "indicator", indicator.code, targets=targets)
+
+
+def latest(session: Session, indicators: Iterable[Indicator]) -> dict[str, datetime]:
+    """When each indicator's newest period starts (for freshness on the list)."""
+    from sqlalchemy import func
+
+    ids = {i.id: i.code for i in indicators}
+    obs = IndicatorObservation
+    rows = session.execute(select(obs.indicator_id, func.max(obs.period_start))
+                           .where(obs.indicator_id.in_(ids)).group_by(obs.indicator_id))
+    return {ids[i]: t for i, t in rows if t is not None}

@@ -1,0 +1,49 @@
+"""The data pages: an indicator against its target (chart by month, table by commune), and a source's page
+where an officer uploads a department's spreadsheet and sees the bad row."""
+
+from __future__ import annotations
+
+import io
+import re
+
+from engine import indicators
+from engine.db import transaction
+from tests import factories
+from tests.test_api import login
+from tests.test_indicators import HAC_THANH, HAM_RONG, month, put
+from tests.test_sources import xlsx
+
+
+def test_an_indicator_page_shows_actual_against_target_by_commune_with_a_chart(client) -> None:
+    with transaction() as s:
+        indicators.set_targets(s, factories.user("leader"), indicators.get(s, "budget_revenue"), {"2026": 1000})
+    put("budget_revenue", [{"unit": u, "period_start": month(2026, m), "value": v}
+                           for m in range(1, 10) for u, v in ((HAM_RONG, 50), (HAC_THANH, 25))])
+    factories.user("leader", name="lanhdao1")
+    login(client, "lanhdao1")
+    html = client.get("/indicators/budget_revenue?year=2026").get_data(as_text=True)
+    assert "67.5% kế hoạch năm sau 9 tháng" in html and "chậm tiến độ" in html  # 675 of 1000, pace 75 %
+    assert len(re.findall(r"<polyline points=", html)) == 2  # the actual and the plan
+    assert html.index("Phường Hàm Rồng") < html.index("Phường Hạc Thành")  # by commune, largest first
+    listing = client.get("/indicators").get_data(as_text=True)
+    assert "Thu ngân sách nhà nước trên địa bàn" in listing and "67.5%" in listing
+
+
+def test_an_officer_uploads_a_spreadsheet_and_sees_the_bad_row(client) -> None:
+    admin = factories.token("admin")
+    client.post("/api/v1/sources", headers={"Authorization": f"Bearer {admin}"}, json={
+        "name": "thu-ngan-sach", "kind": "spreadsheet", "title": "Thu ngân sách",
+        "config": {"period": "month", "indicators": [{"code": "budget_revenue", "column": "Thu ngân sách (tỷ đồng)"}]}})
+    factories.user("officer", "SO-TC", name="canbo-tc")
+    token = login(client, "canbo-tc")
+    page = client.get("/sources/thu-ngan-sach")
+    assert page.status_code == 200 and "Tải mẫu" in page.get_data(as_text=True)
+    template = client.get("/sources/thu-ngan-sach/template.xlsx")
+    assert template.status_code == 200 and template.data[:2] == b"PK"
+    content = xlsx([["Mã đơn vị", "Kỳ", "Thu ngân sách (tỷ đồng)"], ["14758", "2026-09", "12,5"],
+                    ["147", "2026-09", 3]])
+    resp = client.post("/sources/thu-ngan-sach", data={"csrf_token": token, "file": (io.BytesIO(content), "t9.xlsx")},
+                       content_type="multipart/form-data")
+    html = resp.get_data(as_text=True)
+    assert resp.status_code == 200 and "1 giá trị đã lưu" in html.replace("1 giá trị đã được lưu", "1 giá trị đã lưu")
+    assert re.search(r"<td>3</td><td>Mã đơn vị</td>", html), html[html.find('id="report"'):][:800]

@@ -1,0 +1,126 @@
+"""Pages for data: sources with their health (upload a spreadsheet, see each run's bad rows, download a
+template) and indicators against the plan (a chart by month, a table by commune)."""
+
+from __future__ import annotations
+
+import io
+from typing import Any
+
+from flask import Blueprint, flash, g, render_template, request, send_file
+from flask_babel import gettext as _
+from sqlalchemy import select
+
+from connectors import runtime
+from connectors.base import BadConfig
+from engine import indicators, sources
+from engine.db import utcnow
+from engine.errors import N_, Invalid
+from engine.models import Indicator, Source, Unit
+from web.auth import page_auth
+from web.db import db
+
+bp = Blueprint("data_pages", __name__)
+STATUS_LABELS = {"new": N_("not run yet"), "ok": N_("working"), "failing": N_("failing"),
+                 "auth_failed": N_("credentials refused"), "stale": N_("no fresh data")}
+
+
+@bp.route("/sources")
+@page_auth()
+def sources_page() -> Any:
+    rows = list(db().scalars(select(Source).order_by(Source.name)))
+    return render_template("sources.html", sources=rows, health={s.name: sources.health(s) for s in rows},
+                           labels={k: _(v) for k, v in STATUS_LABELS.items()})
+
+
+@bp.route("/sources/<name>", methods=["GET", "POST"])
+@page_auth()
+def source_page(name: str) -> Any:
+    source = sources.get(db(), name)
+    report: dict[str, Any] | None = None
+    status = 200
+    if request.method == "POST":
+        upload = request.files.get("file")
+        if upload is None or not upload.filename:
+            raise Invalid(N_("Choose a file to upload"))
+        if g.principal.role not in ("admin", "operator", "officer", "leader"):
+            raise Invalid(N_("Your role may not upload data"))
+        try:
+            outcome = runtime.accept(db(), source, upload.read(10 * 1024 * 1024 + 1), upload.mimetype or "",
+                                     "upload", g.principal.name)
+        except BadConfig as exc:
+            raise Invalid(N_("The file cannot be read: %(reason)s"), reason=str(exc)) from None
+        db().commit()
+        report = {"stored": outcome.items, "duplicates": outcome.duplicates, "bad": outcome.bad}
+        if outcome.bad:
+            status = 422 if not outcome.items else 200
+        else:
+            flash(_("%(n)s values stored", n=outcome.items), "ok")
+    return render_template("source.html", source=source, health=sources.health(source), report=report,
+                           runs=sources.runs(db(), source, 20),
+                           labels={k: _(v) for k, v in STATUS_LABELS.items()}), status
+
+
+@bp.route("/sources/<name>/template.xlsx")
+@page_auth()
+def source_template(name: str) -> Any:
+    from connectors.spreadsheet import template
+
+    source = sources.get(db(), name)
+    if source.kind != "spreadsheet":
+        raise Invalid(N_("This source does not take uploads"))
+    config = sources.unsealed(source.config)
+    units = [(u.code, u.full_name) for u in db().scalars(select(Unit).order_by(Unit.code))]
+    period = utcnow().astimezone(indicators.tz()).strftime("%Y-%m") if config.get("period") == "month" else ""
+    content = template([i["column"] for i in config["indicators"]], period, units)
+    return send_file(io.BytesIO(content), as_attachment=True, download_name=f"{name}-mau.xlsx",
+                     mimetype="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
+
+
+@bp.route("/indicators")
+@page_auth()
+def indicators_page() -> Any:
+    rows = list(db().scalars(select(Indicator).order_by(Indicator.sector, Indicator.code)))
+    year = utcnow().astimezone(indicators.tz()).year
+    return render_template("indicators.html", indicators=rows, year=year,
+                           progress={i.code: indicators.progress(db(), i, year) for i in rows},
+                           latest=indicators.latest(db(), rows))
+
+
+@bp.route("/indicators/<code>")
+@page_auth()
+def indicator_page(code: str) -> Any:
+    indicator = indicators.get(db(), code)
+    year = int(request.args.get("year") or utcnow().astimezone(indicators.tz()).year)
+    points = [p for p in indicators.series(db(), indicator, granularity="month")
+              if p["period"].startswith(f"{year:04d}-")]
+    by_unit = indicators.series(db(), indicator, level="unit", granularity="year")
+    by_unit = [p for p in by_unit if p["period"] == f"{year:04d}" and p["unit"] != indicators.PROVINCE]
+    names = dict(db().execute(select(Unit.code, Unit.full_name)).all())
+    return render_template("indicator.html", indicator=indicator, year=year, points=points,
+                           chart=chart(indicator, year, points), by_unit=sorted(by_unit, key=lambda p: -p["value"]),
+                           names=names, progress=indicators.progress(db(), indicator, year))
+
+
+def chart(indicator: Indicator, year: int, points: list[dict[str, Any]]) -> dict[str, Any]:
+    """An SVG line chart of the year by month: the actual (cumulative for sums) against the plan's pace."""
+    target = (indicator.targets or {}).get(str(year))
+    cumulative = indicator.aggregation == "sum"
+    values: list[float | None] = [None] * 12
+    total = 0.0
+    for p in points:
+        m = int(p["period"][5:7])
+        total += p["value"]
+        values[m - 1] = total if cumulative else p["value"]
+    plan = [target * (m / 12) if cumulative else target for m in range(1, 13)] if target is not None else []
+    top = max([v for v in values if v is not None] + plan + [1.0]) * 1.1
+    w, h, left, bottom = 720, 260, 50, 30
+
+    def xy(i: int, v: float) -> str:
+        return f"{left + i * (w - left - 10) / 11:.1f},{h - bottom - v / top * (h - bottom - 10):.1f}"
+
+    actual = " ".join(xy(i, v) for i, v in enumerate(values) if v is not None)
+    pace = " ".join(xy(i, v) for i, v in enumerate(plan))
+    ticks = [{"y": h - bottom - f * (h - bottom - 10), "label": f"{top * f:,.0f}"} for f in (0, 0.25, 0.5, 0.75, 1)]
+    return {"w": w, "h": h, "actual": actual, "plan": pace, "ticks": ticks, "left": left, "bottom": bottom,
+            "months": [{"x": left + i * (w - left - 10) / 11, "label": f"T{i + 1}"} for i in range(12)],
+            "cumulative": cumulative}
