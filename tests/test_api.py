@@ -76,7 +76,7 @@ def test_idempotency_key_stores_an_event_once(client, session) -> None:
     first = client.post("/api/v1/events", json={"events": [event, event]}, headers=bearer(tok)).get_json()
     again = client.post("/api/v1/events", json={"events": [event]}, headers=bearer(tok)).get_json()
     assert first["accepted"] == 1 and first["duplicates"] == 1
-    assert again == {"accepted": 0, "duplicates": 1, "ids": []}
+    assert again == {"accepted": 0, "duplicates": 1, "ids": [], "errors": []}
     assert session.scalar(select(func.count()).select_from(Event)) == 1
 
 
@@ -184,9 +184,23 @@ def test_unknown_unit_code_is_refused_and_known_one_accepted(client) -> None:
     tok = factories.token()
     bad = client.post("/api/v1/events", json={"events": [factories.aqi_event(unit="99999")]}, headers=bearer(tok))
     err = assert_error(bad, 422)
-    assert err["details"]["fields"]["events"]["0"]["unit"]
+    assert err["details"]["events"] == [{"index": 0, "field": "unit", "reason": "unknown administrative unit code"}]
     ok = client.post("/api/v1/events", json={"events": [factories.aqi_event(unit="14758")]}, headers=bearer(tok))
     assert ok.status_code == 202
+
+
+def test_a_batch_with_bad_events_stores_the_good_ones_and_names_the_bad(client, session) -> None:
+    tok = factories.token()
+    events = [factories.aqi_event(entity="A"), {"source": "x"}, factories.aqi_event(entity="B", unit="99999"),
+              factories.aqi_event(entity="C", time="2026-01-01T00:00:00"), 7, factories.aqi_event(entity="D")]
+    resp = client.post("/api/v1/events", json={"events": events}, headers=bearer(tok))
+    body = resp.get_json()
+    assert resp.status_code == 202 and body["accepted"] == 2
+    assert [(e["index"], e["field"]) for e in body["errors"]][:1] == [(1, "sector")]
+    assert {e["index"] for e in body["errors"]} == {1, 2, 3, 4}
+    assert {(e["index"], e["field"]) for e in body["errors"] if e["index"] in (2, 3)} == {(2, "unit"), (3, "time")}
+    session.rollback()
+    assert sorted(session.scalars(select(Event.entity))) == ["A", "D"]
 
 
 def test_a_body_that_is_not_declared_json_gets_415(client) -> None:

@@ -6,9 +6,14 @@ from typing import Any
 
 from flask.views import MethodView
 from flask_smorest import Blueprint
+from marshmallow import ValidationError
+from sqlalchemy import select
+from sqlalchemy.orm import Session
 
+from engine.errors import N_, Invalid
 from engine.events import IncomingEvent, ingest_events
-from web.api.schemas import EventBatch, IngestOut
+from engine.models import Unit
+from web.api.schemas import EventBatch, EventIn, IngestOut
 from web.auth import api_auth, principal
 from web.db import db
 
@@ -22,14 +27,54 @@ class Events(MethodView):
     @blp.arguments(EventBatch)
     @blp.response(202, IngestOut)
     def post(self, batch: dict[str, Any]) -> dict[str, Any]:
-        """Ingest a batch of up to 1,000 events.
+        """Ingest a batch of up to 1,000 events (each an `EventIn`).
+
+        Valid events are stored; each invalid one is answered in `errors` with its index, field and reason
+        (a batch with no valid event gets 422).
 
         An event repeated with the same `source` and `idempotency_key` (or, without a key, the same
         content) is stored once and counted in `duplicates`. Accepted events are evaluated against
         the rules within seconds; alerts and processes follow from there.
         """
         session = db()
-        incoming = [IncomingEvent(**e) for e in batch["events"]]
+        incoming, errors = checked_events(session, batch["events"])
+        if not incoming:
+            raise Invalid(N_("No event of the batch is valid"), details={"events": errors})
         result = ingest_events(session, incoming, principal().name)
         session.commit()
-        return {"accepted": len(result.accepted), "duplicates": result.duplicates, "ids": result.accepted}
+        return {"accepted": len(result.accepted), "duplicates": result.duplicates, "ids": result.accepted,
+                "errors": errors}
+
+
+def checked_events(session: Session, raw: list[Any]) -> tuple[list[IncomingEvent], list[dict[str, Any]]]:
+    """The valid events of a batch, and for each invalid one its index, field and reason."""
+    schema = EventIn()
+    good: list[tuple[int, dict[str, Any]]] = []
+    errors: list[dict[str, Any]] = []
+    for index, item in enumerate(raw):
+        if not isinstance(item, dict):
+            errors.append({"index": index, "field": None, "reason": "not an object"})
+            continue
+        try:
+            good.append((index, schema.load(item)))
+        except ValidationError as exc:
+            for field, reasons in sorted(exc.normalized_messages().items()):
+                errors.append({"index": index, "field": field, "reason": _first(reasons)})
+    named = {e["unit"] for _i, e in good if e.get("unit")}
+    known = set(session.scalars(select(Unit.code).where(Unit.code.in_(named)))) if named else set()
+    events = []
+    for index, e in good:
+        if e.get("unit") and e["unit"] not in known:
+            errors.append({"index": index, "field": "unit", "reason": "unknown administrative unit code"})
+        else:
+            events.append(IncomingEvent(**e))
+    return events, sorted(errors, key=lambda x: x["index"])
+
+
+def _first(reasons: Any) -> str:
+    if isinstance(reasons, list) and reasons:
+        return str(reasons[0])
+    if isinstance(reasons, dict) and reasons:
+        key, value = next(iter(reasons.items()))
+        return f"{key}: {_first(value)}"
+    return str(reasons)

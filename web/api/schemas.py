@@ -38,10 +38,13 @@ class EventIn(Strict):
 
 
 class EventBatch(Strict):
-    events = fields.List(fields.Nested(EventIn), required=True, validate=validate.Length(1, 1000))
+    # Each item is checked on its own (EventIn): good ones are stored, bad ones answered by index.
+    events = fields.List(fields.Raw(), required=True, validate=validate.Length(1, 1000),
+                         metadata={"description": "up to 1,000 events, each an EventIn"})
 
 
 class IngestOut(Schema):
+    errors = fields.List(fields.Dict(), metadata={"description": "one per refused event: index, field, reason"})
     accepted = fields.Integer()
     duplicates = fields.Integer()
     ids = fields.List(fields.Integer())
