@@ -18,7 +18,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import yaml
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -177,6 +177,9 @@ def series(session: Session, indicator: Indicator, *, level: str = "province", g
     ``level`` (``province``: one series; ``unit``: one per commune/ward; ``entity``: one per entity)."""
     if granularity not in GRANULARITIES or level not in ("province", "unit", "entity"):
         raise Invalid(N_("Unknown roll-up"), code="invalid_rollup", details={"level": level, "period": granularity})
+    if (level == "province" and granularity in ("month", "quarter", "year") and indicator.aggregation != "last"
+            and indicator.period in ("month", "quarter", "year") and not unit and not entity):
+        return _province_by_month(session, indicator, granularity, start, end)
     stmt = select(IndicatorObservation.unit_code, IndicatorObservation.entity, IndicatorObservation.local_date,
                   IndicatorObservation.year, IndicatorObservation.month, IndicatorObservation.period_start,
                   IndicatorObservation.value).where(IndicatorObservation.indicator_id == indicator.id)
@@ -200,6 +203,41 @@ def series(session: Session, indicator: Indicator, *, level: str = "province", g
             continue
         prev = lines.get((u, e, previous_bucket(key)))
         out.append({"period": key, "unit": u or None, "entity": e or None, "value": round(value, 6),
+                    "previous_year": None if prev is None else round(prev, 6),
+                    "change_pct": None if not prev else round((value - prev) / abs(prev) * 100, 2)})
+    return out
+
+
+def _province_by_month(session: Session, indicator: Indicator, granularity: str, start: datetime | None,
+                       end: datetime | None) -> list[dict[str, Any]]:
+    """The province's series for monthly (or coarser) indicators, added up by the database: one row per month
+    for the province's own figures and one for its communes', instead of every commune's rows."""
+    obs = IndicatorObservation
+    how = {"sum": func.sum(obs.value), "max": func.max(obs.value), "mean": func.avg(obs.value)}[indicator.aggregation]
+    is_province = obs.unit_code == PROVINCE
+    stmt = (select(obs.year, obs.month, is_province, how, func.count())
+            .where(obs.indicator_id == indicator.id, (obs.unit_code != "") | (obs.entity != ""))
+            .group_by(obs.year, obs.month, is_province))
+    if start is not None:
+        stmt = stmt.where(obs.period_start >= start - timedelta(days=366))
+    if end is not None:
+        stmt = stmt.where(obs.period_start < end)
+    own: dict[str, list[tuple[datetime, float]]] = defaultdict(list)
+    parts: dict[str, list[tuple[datetime, float]]] = defaultdict(list)
+    for year, month, province, value, _n in session.execute(stmt):
+        key = bucket(granularity, date(year, month, 1), year, month, datetime(year, month, 1, tzinfo=UTC))
+        (own if province else parts)[key].append((datetime(year, month, 1, tzinfo=UTC), float(value)))
+    lines: dict[tuple[str, str, str], float] = {}
+    for key in set(own) | set(parts):
+        values = own.get(key) or parts[key]
+        lines[("", "", key)] = aggregate(indicator.aggregation, values)
+    first = bucket(granularity, *(_local_parts(start))) if start is not None else None
+    out = []
+    for (_u, _e, key), value in sorted(lines.items()):
+        if first is not None and key < first:
+            continue
+        prev = lines.get(("", "", previous_bucket(key)))
+        out.append({"period": key, "unit": None, "entity": None, "value": round(value, 6),
                     "previous_year": None if prev is None else round(prev, 6),
                     "change_pct": None if not prev else round((value - prev) / abs(prev) * 100, 2)})
     return out

@@ -30,23 +30,50 @@ log = logging.getLogger(__name__)
 SWEEP_AFTER = timedelta(seconds=float(os.environ.get("IOC_SWEEP_AFTER_S", "20")))
 SWEEP_BATCH = 500
 MAX_ATTEMPTS = 5
+CHUNK = 200  # events evaluated per transaction
 
 
 def process_events(event_ids: list[int]) -> int:
     """Evaluate each event once; returns how many this call evaluated.
 
-    An event whose evaluation fails unexpectedly stays unclaimed (the sweeper retries it later) and
-    does not hold back the rest of the batch.
+    Events are claimed and evaluated a chunk at a time, in one transaction (one commit for up to
+    ``CHUNK`` events). If anything in a chunk fails, the chunk is rolled back and its events are
+    evaluated one by one instead, so that an event whose evaluation fails stays unclaimed (the sweeper
+    retries it later, then quarantines it) without holding back the rest.
     """
     done = 0
-    for event_id in event_ids:
+    for start in range(0, len(event_ids), CHUNK):
+        chunk = event_ids[start:start + CHUNK]
         try:
-            if process_event(event_id):
-                done += 1
-        except Exception as exc:  # noqa: BLE001 - logged with its id; the other events go on
-            log.exception("event %s: evaluation failed", event_id)
-            record_failure(event_id, exc)
+            done += process_chunk(chunk)
+            continue
+        except Exception:  # noqa: BLE001 - retried one by one below, where the culprit is found
+            log.info("events %s-%s: evaluating one by one after a failure in the chunk", chunk[0], chunk[-1])
+        for event_id in chunk:
+            try:
+                if process_event(event_id):
+                    done += 1
+            except Exception as exc:  # noqa: BLE001 - logged with its id; the other events go on
+                log.exception("event %s: evaluation failed", event_id)
+                record_failure(event_id, exc)
     return done
+
+
+def process_chunk(event_ids: list[int]) -> int:
+    """Claim and evaluate events in one transaction; returns how many were claimed (the others were
+    evaluated already)."""
+    rules = current_rules(settings().rules_dir)
+    zone = ZoneInfo(settings().timezone)
+    with transaction() as session:
+        claimed = list(session.scalars(update(Event).where(Event.id.in_(event_ids), Event.processed_at.is_(None))
+                                       .values(processed_at=utcnow()).returning(Event.id)))
+        if not claimed:
+            return 0
+        for ev in session.scalars(select(Event).where(Event.id.in_(claimed)).order_by(Event.time, Event.id)):
+            obs = Observation(type=ev.type, sector=ev.sector, entity=ev.entity, unit_code=ev.unit_code,
+                              time=ev.time, values=ev.values or {})
+            rule_engine.judge_event(session, rules, obs, ev.time.astimezone(zone))
+    return len(claimed)
 
 
 def record_failure(event_id: int, exc: Exception) -> None:

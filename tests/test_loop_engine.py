@@ -149,14 +149,17 @@ def test_an_event_that_keeps_failing_is_quarantined_and_the_others_go_on(session
     with transaction() as s:
         ids = ingest_events(s, [factories.incoming(aqi=170, entity="BAD"), factories.incoming(aqi=170, entity="OK")],
                             "test").accepted
-    real = jobs.process_event
+    from engine import rule_engine
 
-    def flaky(event_id: int) -> bool:
-        if event_id == ids[0]:
+    real = rule_engine.judge_event
+
+    def flaky(session, rules, obs, local_time):  # type: ignore[no-untyped-def]
+        if obs.entity == "BAD":
             raise RuntimeError("the rule engine choked")
-        return real(event_id)
+        return real(session, rules, obs, local_time)
 
-    monkeypatch.setattr(jobs, "process_event", flaky)
+    # The chunk fails as a whole, then its events are evaluated one by one: only BAD fails.
+    monkeypatch.setattr(rule_engine, "judge_event", flaky)
     for _ in range(jobs.MAX_ATTEMPTS):
         jobs.process_events(ids)
     session.rollback()

@@ -139,3 +139,26 @@ def test_shown_values_use_labels_and_option_names() -> None:
               {"id": "note", "label": "Ghi chú"}, {"id": "unused", "label": "x"}]
     assert shown(fields, {"due_in": "PT4H", "note": "abc"}) == [
         {"id": "due_in", "label": "Thời hạn", "value": "4 giờ"}, {"id": "note", "label": "Ghi chú", "value": "abc"}]
+
+
+@pytest.mark.parametrize("raw, problems", [
+    ({"source": "s", "type": "t", "sector": "x", "time": "2026-11-25T10:00:00+07:00", "values": {"a": 1}}, []),
+    ({"source": "s", "type": "t", "sector": "x", "time": "2026-11-25T03:00:00Z", "values": {}}, []),
+    ({"source": "s", "type": "t", "sector": "x", "time": "2026-11-25T10:00:00", "values": {}}, ["time"]),
+    ({"source": "s", "type": "t", "sector": "x", "time": "hôm qua", "values": {}}, ["time"]),
+    ({"source": "", "type": "t", "sector": "x", "time": "2026-11-25T10:00:00Z", "values": []}, ["source", "values"]),
+    ({"type": "t", "sector": "x", "time": "2026-11-25T10:00:00Z", "values": {}, "extra": 1}, ["extra", "source"]),
+    ({"source": "s", "type": "t", "sector": "x", "time": "2026-11-25T10:00:00Z", "values": {},
+      "location": {"lat": 95, "lon": "105"}}, ["location.lat", "location.lon"]),
+    ({"source": "s", "type": "t", "sector": "x" * 41, "time": "2026-11-25T10:00:00Z", "values": {}, "unit": 14758},
+     ["sector", "unit"]),
+    ("not an object", [None]),
+])
+def test_check_event(raw: object, problems: list) -> None:
+    from engine.event_check import check_event
+
+    event, found = check_event(raw)
+    assert sorted((f for f, _ in found), key=str) == sorted(problems, key=str)
+    assert (event is None) == bool(problems)
+    if event is not None:
+        assert event.time.tzinfo is not None

@@ -6,14 +6,14 @@ from typing import Any
 
 from flask.views import MethodView
 from flask_smorest import Blueprint
-from marshmallow import ValidationError
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from engine.errors import N_, Invalid
+from engine.event_check import check_event
 from engine.events import IncomingEvent, ingest_events
 from engine.models import Unit
-from web.api.schemas import EventBatch, EventIn, IngestOut
+from web.api.schemas import EventBatch, IngestOut
 from web.auth import api_auth, principal
 from web.db import db
 
@@ -48,33 +48,20 @@ class Events(MethodView):
 
 def checked_events(session: Session, raw: list[Any]) -> tuple[list[IncomingEvent], list[dict[str, Any]]]:
     """The valid events of a batch, and for each invalid one its index, field and reason."""
-    schema = EventIn()
-    good: list[tuple[int, dict[str, Any]]] = []
+    good: list[tuple[int, IncomingEvent]] = []
     errors: list[dict[str, Any]] = []
     for index, item in enumerate(raw):
-        if not isinstance(item, dict):
-            errors.append({"index": index, "field": None, "reason": "not an object"})
-            continue
-        try:
-            good.append((index, schema.load(item)))
-        except ValidationError as exc:
-            for field, reasons in sorted(exc.normalized_messages().items()):
-                errors.append({"index": index, "field": field, "reason": _first(reasons)})
-    named = {e["unit"] for _i, e in good if e.get("unit")}
+        event, problems = check_event(item)
+        if event is None:
+            errors.extend({"index": index, "field": field, "reason": reason} for field, reason in problems)
+        else:
+            good.append((index, event))
+    named = {e.unit for _i, e in good if e.unit}
     known = set(session.scalars(select(Unit.code).where(Unit.code.in_(named)))) if named else set()
     events = []
     for index, e in good:
-        if e.get("unit") and e["unit"] not in known:
+        if e.unit and e.unit not in known:
             errors.append({"index": index, "field": "unit", "reason": "unknown administrative unit code"})
         else:
-            events.append(IncomingEvent(**e))
+            events.append(e)
     return events, sorted(errors, key=lambda x: x["index"])
-
-
-def _first(reasons: Any) -> str:
-    if isinstance(reasons, list) and reasons:
-        return str(reasons[0])
-    if isinstance(reasons, dict) and reasons:
-        key, value = next(iter(reasons.items()))
-        return f"{key}: {_first(value)}"
-    return str(reasons)
