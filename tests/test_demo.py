@@ -51,6 +51,8 @@ def test_demo_prints_users_and_alerts_arrive_within_a_minute(tmp_path: Path) -> 
         assert alerts, "no alert within 60 s of the demo starting"
         assert any(t["bpmn_id"] == "triage" for t in tasks), "no triage task waits in the operator's inbox"
         assert "Màn hình giám sát" in s.get(f"{base}/wall").text
+        budget = next(i for i in s.get(f"{base}/api/v1/indicators").json() if i["code"] == "budget_revenue")
+        assert budget["targets"] and budget["progress"] is not None  # the demo's made-up figures and targets
     finally:
         os.killpg(proc.pid, signal.SIGTERM)
         proc.wait(30)

@@ -44,11 +44,45 @@ def seed_demo_users(data_dir: Path) -> list[tuple[str, str, str]]:
     return out
 
 
+def seed_demo_indicators(seed: int = 2026) -> int:
+    """Demo figures (made up, labelled source "demo"): monthly values by commune for this year and the last,
+    and the year's targets, so that the indicator pages have something to show. Runs once."""
+    import random
+    from datetime import datetime
+
+    from engine import indicators
+    from engine.models import IndicatorObservation, Unit
+
+    with transaction() as session:
+        if session.scalar(select(IndicatorObservation.id).where(IndicatorObservation.source == "demo").limit(1)):
+            return 0
+        rnd = random.Random(seed)  # noqa: S311 - made-up demo figures, not secrets
+        now = datetime.now(indicators.tz())
+        communes = [c for c in session.scalars(select(Unit.code)) if c != indicators.PROVINCE][:40]
+        plan = {"budget_revenue": 52000, "retail_sales": 140000, "new_enterprises": 2300, "traffic_accidents": 700,
+                "overdue_applications": 9000}  # demo targets for the year
+        stored = 0
+        for code, target in plan.items():
+            indicator = indicators.get(session, code)
+            indicator.targets = {str(now.year): float(target)}
+            items = []
+            for year in (now.year - 1, now.year):
+                last = 12 if year < now.year else now.month - 1
+                for month in range(1, last + 1):
+                    for unit in communes:
+                        value = target / (len(communes) * 12) * rnd.uniform(0.6, 1.3)
+                        items.append({"unit": unit, "value": round(value, 2),
+                                      "period_start": datetime(year, month, 1, tzinfo=indicators.tz())})
+            stored += indicators.record(session, indicator, items, source="demo", actor="demo").stored
+        return stored
+
+
 def run_demo(host: str, port: int, simulate: bool = True) -> int:
     s = settings()
 
     def start_demo(env: dict[str, str]) -> list[subprocess.Popen[bytes]]:
         users = seed_demo_users(s.data_dir)
+        seed_demo_indicators()
         print(f"\nIOC demo — http://{host}:{port}")
         print("Demo users (user name / role / password):")
         for username, role, password in users:
