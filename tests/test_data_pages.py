@@ -3,6 +3,7 @@ where an officer uploads a department's spreadsheet and sees the bad row."""
 
 from __future__ import annotations
 
+import html as html_lib
 import io
 import re
 
@@ -47,3 +48,37 @@ def test_an_officer_uploads_a_spreadsheet_and_sees_the_bad_row(client) -> None:
     html = resp.get_data(as_text=True)
     assert resp.status_code == 200 and "1 giá trị đã lưu" in html.replace("1 giá trị đã được lưu", "1 giá trị đã lưu")
     assert re.search(r"<td>3</td><td>Mã đơn vị</td>", html), html[html.find('id="report"'):][:800]
+
+
+def test_an_administrator_adds_tests_and_switches_off_a_source_in_the_web(client, session) -> None:
+    from sqlalchemy import select
+
+    from engine.models import Source
+
+    factories.user("admin", name="quantri-nguon")
+    token = login(client, "quantri-nguon")
+    bad = client.post("/sources", data={"csrf_token": token, "name": "so-xd", "kind": "http_pull",
+                                        "config": '{"url": "http://127.0.0.1:9/x", "colour": 1}'})
+    assert bad.status_code == 422 and "colour" in bad.get_data(as_text=True)
+    config = ('{"url": "http://127.0.0.1:9/x", "auth": {"type": "bearer", "token": "tok-123456"}, "mapping": '
+              '{"type": "t", "sector": "s", "time": "$.t", "values": {"v": "$.v"}}}')
+    ok = client.post("/sources", data={"csrf_token": token, "name": "so-xd", "kind": "http_pull",
+                                       "title": "Sở Xây dựng", "config": config, "enabled": "on"})
+    assert ok.status_code == 302
+    page = client.get("/sources/so-xd").get_data(as_text=True)
+    assert "tok-123456" not in page and "••••••" in page  # the secret is never shown
+    tested = client.post("/sources/so-xd/settings", data={"csrf_token": token, "action": "test", "config": config},
+                         follow_redirects=True)
+    assert "Kiểm tra" in tested.get_data(as_text=True)  # port 9 answers nothing: the test says so
+    page = client.get("/sources/so-xd").get_data(as_text=True)
+    shown = re.search(r'<textarea id="config" name="config"[^>]*>(.*?)</textarea>', page, re.S).group(1)
+    client.post("/sources/so-xd/settings", data={"csrf_token": token, "action": "save", "title": "Sở Xây dựng",
+                                                 "config": html_lib.unescape(shown), "interval_s": "600",
+                                                 "stale_after_s": "7200"})  # "enabled" unticked: switched off
+    session.rollback()
+    source = session.scalar(select(Source).where(Source.name == "so-xd"))
+    assert not source.enabled and source.interval_s == 600
+    assert "tok-123456" not in str(source.config)  # kept, still encrypted
+    from engine import sources
+
+    assert sources.unsealed(source.config)["auth"]["token"] == "tok-123456"

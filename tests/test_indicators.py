@@ -97,3 +97,29 @@ def test_the_api_lists_indicators_and_serves_rolled_up_observations(client) -> N
     officer = factories.token("officer")
     assert_error(client.post("/api/v1/indicators/retail_sales/observations", headers=bearer(officer),
                              json={"observations": [{}]}), 403)
+
+
+def test_old_evaluated_events_are_purged_and_quarantined_ones_kept(session) -> None:
+    from datetime import UTC, timedelta
+
+    from sqlalchemy import select
+
+    from engine import jobs, retention
+    from engine.events import ingest_events
+    from engine.models import Event
+
+    now = datetime.now(UTC)
+    with transaction() as s:
+        batch = [factories.incoming(aqi=10, entity=e) for e in ("OLD", "OLD-BAD", "NEW")]
+        ids = ingest_events(s, batch, "test").accepted
+        for ev in s.scalars(select(Event)):
+            if ev.entity.startswith("OLD"):
+                ev.time = now - timedelta(days=500)
+    jobs.process_events(ids)
+    with transaction() as s:
+        s.scalar(select(Event).where(Event.entity == "OLD-BAD")).error = "quarantined: kept for a person"
+    with transaction() as s:
+        assert retention.purge_events(s, days=0) == 0  # 0 keeps everything
+        assert retention.purge_events(s) == 1
+    session.rollback()
+    assert sorted(session.scalars(select(Event.entity))) == ["NEW", "OLD-BAD"]

@@ -4,9 +4,10 @@ template) and indicators against the plan (a chart by month, a table by commune)
 from __future__ import annotations
 
 import io
+import json
 from typing import Any
 
-from flask import Blueprint, flash, g, render_template, request, send_file
+from flask import Blueprint, flash, g, redirect, render_template, request, send_file, url_for
 from flask_babel import gettext as _
 from sqlalchemy import select
 
@@ -24,12 +25,69 @@ STATUS_LABELS = {"new": N_("not run yet"), "ok": N_("working"), "failing": N_("f
                  "auth_failed": N_("credentials refused"), "stale": N_("no fresh data")}
 
 
-@bp.route("/sources")
+@bp.route("/sources", methods=["GET", "POST"])
 @page_auth()
 def sources_page() -> Any:
+    problems: list[str] = []
+    form = request.form
+    if request.method == "POST":
+        try:
+            config = _json_config(form.get("config", "{}"))
+            kind = form.get("kind", "")
+            if kind not in runtime.KINDS:
+                raise Invalid(N_("Choose a connector kind"))
+            sources.create(db(), g.principal, name=form.get("name", "").strip(), kind=kind,
+                           title=form.get("title", "").strip(), config=source_config(kind, config),
+                           interval_s=int(form.get("interval_s") or 300),
+                           stale_after_s=int(form.get("stale_after_s") or 3600), enabled=form.get("enabled") == "on")
+            db().commit()
+            flash(_("Data source added"), "ok")
+            return redirect(url_for("data_pages.source_page", name=form.get("name", "").strip()))
+        except (Invalid, ValueError) as exc:
+            problems = list(getattr(exc, "details", {}).get("problems") or []) or [str(exc)]
     rows = list(db().scalars(select(Source).order_by(Source.name)))
     return render_template("sources.html", sources=rows, health={s.name: sources.health(s) for s in rows},
-                           labels={k: _(v) for k, v in STATUS_LABELS.items()})
+                           labels={k: _(v) for k, v in STATUS_LABELS.items()}, kinds=sorted(runtime.KINDS),
+                           problems=problems, form=form), (422 if problems else 200)
+
+
+def _json_config(text: str) -> dict[str, Any]:
+    try:
+        value = json.loads(text or "{}")
+    except json.JSONDecodeError as exc:
+        raise Invalid(N_("The configuration is not valid JSON: line %(line)s, column %(col)s"), line=exc.lineno,
+                      col=exc.colno) from None
+    if not isinstance(value, dict):
+        raise Invalid(N_("The configuration must be a JSON object"))
+    return value
+
+
+def source_config(kind: str, config: dict[str, Any], previous: dict[str, Any] | None = None) -> dict[str, Any]:
+    from web.api.sources import checked
+
+    return checked(kind, config, previous)
+
+
+@bp.route("/sources/<name>/settings", methods=["POST"])
+@page_auth("admin")
+def source_settings(name: str) -> Any:
+    source = sources.get(db(), name, lock=True)
+    form = request.form
+    if form.get("action") == "test":
+        result = runtime.try_config(source.kind, sources.unsealed(
+            source_config(source.kind, _json_config(form.get("config", "{}")), source.config)), source.name)
+        flash(_("Test: %(message)s", message=result["message"] + ("; " + "; ".join(result.get("problems", []))
+                                                                  if result.get("problems") else "")),
+              "ok" if result["ok"] else "error")
+        return redirect(url_for("data_pages.source_page", name=name))
+    sources.update(db(), g.principal, source, title=form.get("title", source.title),
+                   config=source_config(source.kind, _json_config(form.get("config", "{}")), source.config),
+                   interval_s=int(form.get("interval_s") or source.interval_s),
+                   stale_after_s=int(form.get("stale_after_s") or source.stale_after_s),
+                   enabled=form.get("enabled") == "on")
+    db().commit()
+    flash(_("Data source saved"), "ok")
+    return redirect(url_for("data_pages.source_page", name=name))
 
 
 @bp.route("/sources/<name>", methods=["GET", "POST"])
@@ -55,8 +113,11 @@ def source_page(name: str) -> Any:
             status = 422 if not outcome.items else 200
         else:
             flash(_("%(n)s values stored", n=outcome.items), "ok")
+    from web.api.sources import view
+
+    shown = json.dumps(view(source)["config"], ensure_ascii=False, indent=2)
     return render_template("source.html", source=source, health=sources.health(source), report=report,
-                           runs=sources.runs(db(), source, 20),
+                           runs=sources.runs(db(), source, 20), config_text=shown,
                            labels={k: _(v) for k, v in STATUS_LABELS.items()}), status
 
 

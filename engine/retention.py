@@ -1,0 +1,37 @@
+"""Retention: raw events are kept for ``IOC_EVENT_RETENTION_DAYS`` (default 400: a year and a month, so that
+the same period a year earlier can still be looked at), then deleted by the worker, a bounded batch at a time.
+Quarantined events (kept for a person to look at) and the alerts, processes and indicator values that events
+led to are not touched. ``0`` keeps events forever."""
+
+from __future__ import annotations
+
+import os
+from datetime import datetime, timedelta
+
+from sqlalchemy import delete, select
+from sqlalchemy.orm import Session
+
+from engine import audit
+from engine.db import utcnow
+from engine.models import Event
+
+BATCH = 5000
+
+
+def event_retention_days() -> int:
+    return int(os.environ.get("IOC_EVENT_RETENTION_DAYS", "400"))
+
+
+def purge_events(session: Session, now: datetime | None = None, days: int | None = None) -> int:
+    """Delete up to ``BATCH`` evaluated events older than the retention; returns how many."""
+    days = event_retention_days() if days is None else days
+    if days <= 0:
+        return 0
+    cutoff = (now or utcnow()) - timedelta(days=days)
+    ids = list(session.scalars(select(Event.id).where(Event.time < cutoff, Event.processed_at.is_not(None),
+                                                      Event.error.is_(None)).order_by(Event.id).limit(BATCH)))
+    if ids:
+        session.execute(delete(Event).where(Event.id.in_(ids)))
+        audit.record(session, "retention", "events.purged", "event_batch", ids[0], count=len(ids),
+                     before=cutoff.isoformat())
+    return len(ids)
