@@ -243,3 +243,34 @@ def test_a_streaming_mqtt_source_stores_what_arrives_and_keeps_its_health(client
     assert session.scalar(select(func.count()).select_from(Event).where(Event.entity == "TH-AQ-MQTT")) >= 3
     source = session.scalar(select(Source).where(Source.name == "cam-bien-mqtt"))
     assert source.status == "ok" and source.newest_data_at is not None and result and result[0] >= 3
+
+
+def test_ngsi_ld_notifications_from_a_broker_are_stored(client, session) -> None:
+    admin = factories.token("admin")
+    assert client.post("/api/v1/sources", headers=bearer(admin), json={
+        "name": "fiware", "kind": "ngsi_ld", "enabled": True, "config": {}}).status_code == 201
+    notification = {"id": "urn:ngsi-ld:Notification:1", "type": "Notification", "subscriptionId": "urn:sub:1",
+                    "notifiedAt": "2026-11-25T03:00:05Z", "data": [{
+                        "id": "urn:ngsi-ld:AirQualityObserved:TH-AQ-07", "type": "AirQualityObserved",
+                        "dateObserved": {"type": "Property", "value": "2026-11-25T03:00:00Z"},
+                        "pm25": {"type": "Property", "value": 41.2}}]}
+    resp = client.post("/api/v1/sources/fiware/notifications", headers=bearer(factories.token("operator")),
+                       json=notification)
+    assert resp.status_code == 202 and resp.get_json()["stored"] == 1, resp.get_json()
+    session.rollback()
+    event = session.scalar(select(Event))
+    assert (event.type, event.values["pm25"]) == ("air_quality", 41.2)
+    assert event.entity == "urn:ngsi-ld:AirQualityObserved:TH-AQ-07"
+    assert_error(client.post("/api/v1/sources/fiware/notifications", json=notification), 401)
+
+
+def test_an_indicator_exports_as_csv_with_formulas_neutralised(client) -> None:
+    from tests.test_indicators import month, put
+
+    put("retail_sales", [{"entity": '=HYPERLINK("http://x","y")', "period_start": month(2026, 1), "value": -12.5}])
+    resp = client.get("/api/v1/indicators/retail_sales/export.csv?level=entity",
+                      headers=bearer(factories.token("leader")))
+    assert resp.status_code == 200 and resp.data.startswith(b"\xef\xbb\xbf")  # UTF-8 BOM: Excel reads Vietnamese
+    text = resp.data.decode("utf-8-sig")
+    assert text.splitlines()[0].startswith("indicator,period,unit,entity")
+    assert "'=HYPERLINK" in text and "-12.5" in text and "\n=" not in text

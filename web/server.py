@@ -27,6 +27,9 @@ def prepare() -> None:
         seed_organisation(session)
         seed_indicators(session)
         registry.deploy_directory(session, settings().processes_dir)
+    from engine.notify import webpush
+
+    webpush.ensure_vapid_key(webpush.vapid_key_path(settings().data_dir))  # browsers subscribe with its public half
     dispose_engines()  # forked or spawned children open their own connections
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from flask import Response
 from flask.views import MethodView
 from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
@@ -144,3 +145,21 @@ class Observations(MethodView):
                                    actor=principal().name)
         session.commit()
         return {"stored": result.stored, "duplicates": result.duplicates, "errors": result.errors}
+
+
+@blp.route("/<code>/export.csv")
+class Export(MethodView):
+    @api_auth()
+    @blp.arguments(ObservationQuery, location="query")
+    @blp.response(200, content_type="text/csv")
+    def get(self, args: dict[str, Any], code: str) -> Response:
+        """The same values as `/observations`, as CSV for Excel (UTF-8 with BOM; cells that a spreadsheet would
+        run as formulas are neutralised)."""
+        from connectors.spreadsheet import export_csv
+
+        indicator = indicators.get(db(), code)
+        points = indicators.series(db(), indicator, level=args["level"], granularity=args["period"], unit=args["unit"],
+                                   entity=args["entity"], start=args["start"], end=args["end"])
+        rows = [{"indicator": indicator.code, **p} for p in points]
+        return Response(export_csv(rows), mimetype="text/csv",
+                        headers={"Content-Disposition": f"attachment; filename={code}.csv"})

@@ -203,3 +203,19 @@ class WebhookIn(MethodView):
             raise Unauthorized(N_("The signature is missing, wrong or too old")) from None
         session.commit()
         return {"stored": outcome.items, "duplicates": outcome.duplicates, "bad": outcome.bad}, 202
+
+
+@blp.route("/<name>/notifications")
+class Notify(MethodView):
+    @api_auth("operator", "admin")
+    def post(self, name: str) -> tuple[dict[str, Any], int]:
+        """Notifications from an NGSI-LD context broker (FIWARE) for an `ngsi_ld` source: point the broker's
+        subscription here, with the IOC's bearer token in the subscription's `receiverInfo` headers."""
+        session = db()
+        source = sources.get(session, name)
+        if source.kind != "ngsi_ld" or not source.enabled:
+            raise Forbidden(N_("This source does not take notifications"))
+        outcome = runtime.accept(session, source, request.get_data(), request.mimetype or "", "notification",
+                                 principal().name)
+        session.commit()
+        return {"stored": outcome.items, "duplicates": outcome.duplicates, "bad": outcome.bad}, 202
