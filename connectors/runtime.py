@@ -41,7 +41,14 @@ KINDS = {
 CHUNK = 1000
 
 
+# Modules that register file parsers for the folder and FTP connectors (connectors.folder.PARSERS).
+PARSER_MODULES = ("connectors.station_file",)
+
+
 def connector_class(kind: str) -> type[Connector]:
+    if kind in ("folder", "ftp"):
+        for module in PARSER_MODULES:
+            importlib.import_module(module)
     if kind not in KINDS:
         raise BadConfig(f"unknown connector kind {kind!r}", [f"kind: one of {', '.join(sorted(KINDS))}"])
     module, _, name = KINDS[kind].partition(":")

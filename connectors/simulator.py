@@ -10,7 +10,7 @@ import logging
 import random
 import time
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import requests
 
@@ -30,29 +30,52 @@ class Station:
 
 # Positions are approximate; station codes are the demo's own.
 STATIONS = [
-    Station("TH-AQ-HACTHANH", "Hạc Thành", "14797", 19.807, 105.776, "air_quality", 95),
-    Station("TH-AQ-NGHISON", "Nghi Sơn (KKT)", "16654", 19.322, 105.800, "air_quality", 135),
-    Station("TH-AQ-BIMSON", "Bỉm Sơn", "14812", 20.079, 105.860, "air_quality", 120),
-    Station("TH-AQ-SAMSON", "Sầm Sơn", "16531", 19.740, 105.905, "air_quality", 60),
+    Station("TH-AQ-HACTHANH", "Hạc Thành", "14797", 19.807, 105.776, "air_quality", 38),  # level: PM2.5, µg/m³
+    Station("TH-AQ-NGHISON", "Nghi Sơn (KKT)", "16654", 19.322, 105.800, "air_quality", 95),
+    Station("TH-AQ-BIMSON", "Bỉm Sơn", "14812", 20.079, 105.860, "air_quality", 52),
+    Station("TH-AQ-SAMSON", "Sầm Sơn", "16531", 19.740, 105.905, "air_quality", 18),
     Station("TH-TV-GIANG", "Giàng (sông Mã)", "14758", 19.845, 105.770, "water_level", 4.6),
 ]
 
 
-def reading(station: Station, tick: int, rng: random.Random) -> dict[str, object]:
-    """The next reading of a station: a random walk, with an episode that crosses the rule's threshold."""
+def concentrations(station: Station, rng: random.Random, boost: float = 0.0) -> dict[str, float]:
+    """One reading of an air station, in µg/m³ as Circular 10/2021 stations send them: PM2.5 drifts around the
+    station's level; the other pollutants follow loosely. The IOC computes VN_AQI from these."""
+    station.level = min(260.0, max(8.0, station.level + rng.uniform(-4, 4)))
+    pm25 = round(station.level + boost, 1)
+    return {"pm25": pm25, "pm10": round(pm25 * rng.uniform(1.4, 1.8), 1), "no2": round(rng.uniform(15, 70), 1),
+            "so2": round(rng.uniform(5, 40), 1), "co": round(rng.uniform(400, 2500)),
+            "o3": round(rng.uniform(20, 90), 1)}
+
+
+def reading(station: Station, tick: int, rng: random.Random, at: datetime | None = None,
+            key: str | None = None) -> dict[str, object]:
+    """The next reading of a station: a random walk, with episodes that cross the rules' thresholds (the Nghi Sơn
+    economic zone's dust, the Mã river's flood at Giàng)."""
     if station.kind == "air_quality":
-        spike = 60 if station.code == "TH-AQ-NGHISON" and tick % 40 in range(2, 8) else 0
-        station.level = min(300.0, max(20.0, station.level + rng.uniform(-8, 8)))
-        value = round(station.level + spike)
-        values: dict[str, object] = {"aqi": value, "pm25": round(value * 0.55, 1)}
+        episode = 45 if station.code == "TH-AQ-NGHISON" and tick % 40 in range(2, 12) else 0
+        values: dict[str, object] = dict(concentrations(station, rng, episode))
     else:
         rise = 1.8 if tick % 60 in range(5, 12) else 0.0
         station.level = min(7.5, max(3.0, station.level + rng.uniform(-0.05, 0.05)))
         values = {"level_m": round(station.level + rise, 2)}
     return {"source": "demo-simulator", "type": station.kind, "sector": "environment", "entity": station.code,
             "unit": station.unit, "location": {"lat": station.lat, "lon": station.lon},
-            "time": datetime.now(UTC).isoformat(), "values": values,
-            "idempotency_key": f"{station.code}:{tick}:{int(time.time())}"}
+            "time": (at or datetime.now(UTC)).isoformat(), "values": values,
+            "idempotency_key": key or f"{station.code}:{tick}:{int(time.time())}"}
+
+
+def backlog(rng: random.Random, hours: int = 12) -> list[dict[str, object]]:
+    """The last hours' hourly readings of the air stations, as a logger sends its buffer when it connects (so
+    that the hourly AQI, which needs the latest hours, is there from the start)."""
+    now = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
+    out = []
+    for h in range(hours, 0, -1):
+        at = now - timedelta(hours=h - 1)
+        for station in STATIONS:
+            if station.kind == "air_quality":
+                out.append(reading(station, hours - h, rng, at=at, key=f"{station.code}:hour:{at.isoformat()}"))
+    return out
 
 
 def _wait_until_up(session: requests.Session, base_url: str, timeout_s: float = 120) -> None:
@@ -73,6 +96,10 @@ def run(base_url: str, token: str, interval_s: float = 5.0, seed: int | None = N
     tick = 0
     down = False
     _wait_until_up(session, base_url)
+    try:
+        session.post(f"{base_url}/api/v1/events", json={"events": backlog(rng)}, timeout=30)
+    except requests.RequestException as exc:
+        log.warning("simulator: the backlog was not posted (%s)", exc.__class__.__name__)
     while True:
         batch = [reading(s, tick, rng) for s in STATIONS]
         try:

@@ -16,7 +16,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from engine import alerts, audit, bus, rule_engine, runtime
+from engine import alerts, audit, bus, environment, rule_engine, runtime
 from engine.config import settings
 from engine.db import transaction, utcnow
 from engine.errors import EngineError
@@ -73,6 +73,7 @@ def process_chunk(event_ids: list[int]) -> int:
             obs = Observation(type=ev.type, sector=ev.sector, entity=ev.entity, unit_code=ev.unit_code,
                               time=ev.time, values=ev.values or {})
             rule_engine.judge_event(session, rules, obs, ev.time.astimezone(zone))
+            derive(session, ev)
     return len(claimed)
 
 
@@ -103,7 +104,14 @@ def process_event(event_id: int) -> bool:
         obs = Observation(type=ev.type, sector=ev.sector, entity=ev.entity, unit_code=ev.unit_code,
                           time=ev.time, values=ev.values or {})
         rule_engine.judge_event(session, rules, obs, ev.time.astimezone(ZoneInfo(settings().timezone)))
+        derive(session, ev)
     return True
+
+
+def derive(session: Session, ev: Event) -> None:
+    """What a sector computes from an event once it is judged (an air-quality reading: the station's AQI)."""
+    if ev.type == "air_quality":
+        environment.on_air_quality(session, ev)
 
 
 def tick_rules() -> int:

@@ -78,9 +78,12 @@ def judge_event(session: Session, rules: list[Rule], obs: Observation, local_tim
         before = from_dict(row.state)
         if not verdict.breached and memoryless and before.status == "normal":
             continue  # normal stays normal: nothing to write
-        state, transition = step(before, rule.timing, now, verdict.breached, verdict.value)
+        # Pending and keep-firing periods are judged on the data's own clock ("above 150 for 2 hours" means two
+        # hours of readings, also when a day of files is replayed), never going backwards for a late event.
+        at = max(obs.time, before.last_seen) if before.last_seen else obs.time
+        state, transition = step(before, rule.timing, at, verdict.breached, verdict.value)
         memory = verdict.memory
-        if rule.kind == "absence":
+        if rule.kind == "absence":  # silence is judged on the wall clock: when did data last arrive
             memory = {**memory, "last_event": now.isoformat()}
         _store(row, state, memory)
         if transition == "fire" or (verdict.breached and state.status == "firing" and before.alert_open):

@@ -140,7 +140,8 @@ def test_a_scenario_that_cannot_start_keeps_the_alert_and_the_rest_of_the_batch(
     alerts = list(session.scalars(select(Alert).order_by(Alert.entity)))
     assert [(a.entity, a.status) for a in alerts] == [("A", "firing"), ("B", "firing")]
     assert "not_deployed" in alerts[0].details["scenario_error"]
-    assert session.scalar(select(func.count()).select_from(Event).where(Event.processed_at.is_(None))) == 0
+    assert session.scalar(select(func.count()).select_from(Event).where(Event.processed_at.is_(None),
+                                                                        Event.source == "test")) == 0
 
 
 def test_an_event_that_keeps_failing_is_quarantined_and_the_others_go_on(session, monkeypatch) -> None:

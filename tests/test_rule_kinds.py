@@ -189,3 +189,17 @@ def test_a_threshold_rule_marks_a_silent_entity_as_no_data_without_alerting(sess
     judge(rules, "S1", {"pm25": 12})  # data again
     session.rollback()
     assert session.scalar(select(RuleStateRow)).status == "normal"
+
+
+def test_a_pending_period_is_judged_on_the_datas_clock_so_a_replay_fires_too(session) -> None:
+    rules = rules_from(PENDING.replace("pending_minutes: 0.001", "pending_minutes: 120"))
+    t0 = utcnow() - timedelta(days=30)  # a month-old file replayed now
+    judge(rules, "S1", {"pm25": 80}, t0)
+    judge(rules, "S1", {"pm25": 85}, t0 + timedelta(minutes=60))
+    assert open_alerts(session) == []  # an hour of readings above: still pending
+    judge(rules, "S1", {"pm25": 20}, t0 - timedelta(minutes=30))  # a late, older reading does not turn the clock back
+    judge(rules, "S1", {"pm25": 90}, t0 + timedelta(minutes=120))
+    assert [a.rule_id for a in open_alerts(session)] == []  # the late clear value reset the pending breach
+    judge(rules, "S1", {"pm25": 90}, t0 + timedelta(minutes=240))
+    (alert,) = open_alerts(session)
+    assert alert.rule_id == "pm-high"

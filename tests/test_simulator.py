@@ -1,4 +1,6 @@
-"""The demo's simulator speaks the public API correctly and crosses the shipped rules' thresholds."""
+"""The demo's simulator speaks the public API correctly, its stations are real places, and its data crosses the
+shipped rules: the Giàng water level within a minute, and the VN_AQI the IOC computes from the Nghi Sơn
+station's readings (over 150 for two hours in the backlog a logger sends when it connects)."""
 
 from __future__ import annotations
 
@@ -6,9 +8,12 @@ import random
 
 from sqlalchemy import select
 
-from connectors.simulator import STATIONS, reading
+from connectors.simulator import STATIONS, backlog, reading
+from engine import jobs
+from engine.db import transaction
 from engine.evaluation import Observation, evaluate_all
-from engine.models import Unit
+from engine.events import IncomingEvent, ingest_events
+from engine.models import Alert, Event, IndicatorObservation, ProcessInstance, Unit
 from engine.rules import check_directory
 from tests.conftest import ROOT
 from web.api.schemas import EventIn
@@ -19,7 +24,7 @@ def test_every_station_is_in_a_real_commune_or_ward(session) -> None:
     assert {s.unit for s in STATIONS} <= known
 
 
-def test_readings_validate_and_fire_within_the_first_minute() -> None:
+def test_readings_validate_and_the_water_level_fires_within_the_first_minute() -> None:
     rules, problems = check_directory(ROOT / "rules")
     assert problems == []
     rng = random.Random(1)
@@ -30,4 +35,28 @@ def test_readings_validate_and_fire_within_the_first_minute() -> None:
             obs = Observation(type=event["type"], sector=event["sector"], entity=event["entity"],
                               unit_code=event["unit"], time=event["time"], values=event["values"])
             fired |= {f.rule_id for f in evaluate_all(rules, obs)}
-    assert fired == {"aqi-poor", "water-level-alarm-3"}
+    assert "water-level-alarm-3" in fired
+
+
+def evaluate_everything() -> None:
+    """What the worker does: evaluate the events, then the events that evaluation derived (the AQI)."""
+    for _ in range(3):
+        with transaction() as s:
+            ids = list(s.scalars(select(Event.id).where(Event.processed_at.is_(None)).order_by(Event.id)))
+        if not ids:
+            return
+        jobs.process_events(ids)
+
+
+def test_the_backlog_gives_hourly_aqi_and_an_alert_that_starts_the_environment_process(session) -> None:
+    events = [EventIn().load(e) for e in backlog(random.Random(3))]
+    with transaction() as s:
+        ingest_events(s, [IncomingEvent(**e) for e in events], "demo-simulator")
+    evaluate_everything()
+    session.rollback()
+    hourly = session.scalars(select(IndicatorObservation).where(IndicatorObservation.entity == "TH-AQ-NGHISON")).all()
+    assert len(hourly) >= 10 and all(0 < o.value <= 500 for o in hourly)
+    alert = session.scalar(select(Alert).where(Alert.rule_id == "aqi-poor-2h"))
+    assert alert is not None and alert.entity == "TH-AQ-NGHISON", [a.rule_id for a in session.scalars(select(Alert))]
+    instance = session.get(ProcessInstance, alert.instance_id)
+    assert instance.definition.process_key == "environment_incident"
