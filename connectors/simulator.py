@@ -34,6 +34,10 @@ STATIONS = [
     Station("TH-AQ-NGHISON", "Nghi Sơn (KKT)", "16654", 19.322, 105.800, "air_quality", 95),
     Station("TH-AQ-BIMSON", "Bỉm Sơn", "14812", 20.079, 105.860, "air_quality", 52),
     Station("TH-AQ-SAMSON", "Sầm Sơn", "16531", 19.740, 105.905, "air_quality", 18),
+    Station("TH-AQ-NGOCLAC", "Ngọc Lặc", "15061", 20.090, 105.380, "air_quality", 22),
+    Station("TH-AQ-MUONGLAT", "Mường Lát", "14845", 20.530, 104.610, "air_quality", 12),
+    Station("TH-AQ-THOXUAN", "Thọ Xuân", "15499", 19.930, 105.470, "air_quality", 30),
+    Station("TH-AQ-NGASON", "Nga Sơn", "16093", 20.010, 105.970, "air_quality", 35),
     Station("TH-TV-GIANG", "Giàng (sông Mã)", "14758", 19.845, 105.770, "water_level", 4.6),
 ]
 

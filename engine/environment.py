@@ -170,3 +170,56 @@ def station_history(session: Session, station: str, end: datetime, hours: int = 
                IndicatorObservation.period_start >= end - timedelta(hours=hours)))}
     times = [end - timedelta(hours=hours - 1 - i) for i in range(hours)]
     return {"times": times, "series": series, "aqi": [aqi_by_hour.get(t) for t in times]}
+
+
+# --- VN_WQI of periodic water samples ----------------------------------------------------------------------
+
+WQI = "vn_wqi"
+WQI_PARAMETERS = ("pH", "T", "DO", "DO%", "BOD5", "COD", "TOC", "N-NH4", "N-NO3", "N-NO2", "P-PO4", "Coliform",
+                  "E.coli", "As", "Cd", "Pb", "Cr6+", "Cu", "Zn", "Hg", "Aldrin", "BHC", "Dieldrin", "DDTs",
+                  "Heptachlor")
+
+
+def _header_key(text: str) -> str:
+    return "".join(ch for ch in text.lower() if ch.isalnum())
+
+
+def record_water_samples(session: Session, rows: list[dict[str, Any]], *, source: str, actor: str
+                         ) -> tuple[int, list[dict[str, Any]]]:
+    """VN_WQI (Decision 1460) of each sample row — ``site``, ``time`` (with its time zone) and the parameters
+    under their Decision 1460 names (header case and punctuation ignored: "N-NH4", "nnh4") — stored as indicator
+    ``vn_wqi`` for the site. Returns the number stored and, per refused row, its index and reason (data not
+    sufficient under §2.3, no site, no time, a value that is not a number)."""
+    from engine import wqi
+
+    names = {_header_key(p): p for p in WQI_PARAMETERS}
+    items: list[dict[str, Any]] = []
+    problems: list[dict[str, Any]] = []
+    for index, row in enumerate(rows):
+        site, moment = row.get("site"), row.get("time")
+        if not site or not isinstance(moment, datetime) or moment.tzinfo is None:
+            problems.append({"index": index, "field": "site" if not site else "time",
+                             "reason": "a sample needs its site and its time with a time zone"})
+            continue
+        sample: dict[str, float | None] = {}
+        bad: dict[str, Any] | None = None
+        for key, value in row.items():
+            name = names.get(_header_key(str(key)))
+            if name is None or value in (None, ""):
+                continue
+            try:
+                sample[name] = float(str(value).replace(",", ".")) if not isinstance(value, int | float) else value
+            except ValueError:
+                bad = {"index": index, "field": name, "reason": "not a number"}
+                break
+        if bad:
+            problems.append(bad)
+            continue
+        result = wqi.wqi(sample)
+        if result is None:
+            problems.append({"index": index, "field": None, "reason": "not enough parameters for VN_WQI (§2.3: 3 of "
+                             "the 5 groups, group IV with at least 3)"})
+            continue
+        items.append({"entity": str(site), "period_start": moment, "value": result.wqi})
+    stored = indicators.record(session, indicators.get(session, WQI), items, source=source, actor=actor).stored
+    return stored, problems

@@ -16,7 +16,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from engine import alerts, audit, bus, environment, rule_engine, runtime
+from engine import alerts, audit, bus, entities, environment, rule_engine, runtime
 from engine.config import settings
 from engine.db import transaction, utcnow
 from engine.errors import EngineError
@@ -109,7 +109,9 @@ def process_event(event_id: int) -> bool:
 
 
 def derive(session: Session, ev: Event) -> None:
-    """What a sector computes from an event once it is judged (an air-quality reading: the station's AQI)."""
+    """What follows from an event once it is judged: its entity's latest state, and what a sector computes (an
+    air-quality reading: the station's AQI)."""
+    entities.observe(session, ev)
     if ev.type == "air_quality":
         environment.on_air_quality(session, ev)
 

@@ -448,3 +448,22 @@ class SourceRun(Base):
     bad: Mapped[int] = mapped_column(Integer, default=0)
     error: Mapped[str | None] = mapped_column(String(500))
     report: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)  # the bad records (first 500)
+
+
+class Entity(Base):
+    """Something the IOC follows over time: a monitoring station, a vessel, a camera. Its registry facts
+    (``attributes``: a vessel's length, MMSI, owner, home port, licensed zone…) and what it last said (``latest``:
+    time, position, values), updated as its events are evaluated."""
+
+    __tablename__ = "entities"
+    __table_args__ = (UniqueConstraint("kind", "code"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[str] = mapped_column(String(20), index=True)  # station | vessel | camera
+    code: Mapped[str] = mapped_column(String(200))
+    name: Mapped[str] = mapped_column(String(250), default="")
+    unit_code: Mapped[str | None] = mapped_column(String(16))
+    attributes: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    latest: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    last_seen: Mapped[datetime | None] = mapped_column(UTCDateTime(), index=True)
+    registered: Mapped[bool] = mapped_column(default=False)  # in an official registry (not only seen in data)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)

@@ -35,7 +35,7 @@ from engine.redis_server import EmbeddedRedis  # noqa: E402
 MUTABLE_TABLES = ("task_candidate_users", "attachments", "task_comments", "directives", "human_tasks",
                   "process_instances", "notifications", "rule_states", "silences", "push_subscriptions", "alerts",
                   "events", "audit_log", "api_tokens", "users", "indicator_observations", "indicators", "source_runs",
-                  "sources")
+                  "sources", "entities")
 
 
 def backend() -> str:

@@ -31,7 +31,7 @@ def test_the_air_quality_monitor_shows_stations_by_aqi_and_a_stations_limits(ser
     login(page, server, "trucban")
     page.goto(f"{server.base}/environment")
     page.wait_for_selector("#station-map g.station")
-    assert page.locator("#station-map g.station").count() == 4
+    assert page.locator("#station-map g.station").count() == 8
     first = page.locator("#stations tbody tr").first.inner_text()
     assert first.startswith("TH-AQ-NGHISON") and ("Xấu" in first or "Rất xấu" in first)
     page.screenshot(path=str(SHOTS / "environment.png"), full_page=True)

@@ -115,3 +115,17 @@ def test_a_year_of_real_station_data_gives_hourly_and_daily_aqi_with_gaps_handle
     assert all(1 <= o.value <= 500 and not math.isnan(o.value) for o in hourly + daily)
     assert max(o.value for o in daily) > 200 and min(o.value for o in daily) < 100  # a Beijing winter and summer
     assert session.scalar(select(func.count()).select_from(Alert).where(Alert.rule_id == "aqi-poor-2h")) > 0
+
+
+def test_water_samples_get_their_vn_wqi_and_insufficient_ones_are_refused(tmp_path: Path, session) -> None:
+    sheet = tmp_path / "mau-nuoc-song-ma.csv"
+    sheet.write_text("site,time,pH,T,DO,BOD5,COD,N-NH4,P-PO4,Coliform\n"
+                     "SONG-MA-01,2026-10-05 09:30,7.1,27,6.2,4,10,0.2,0.05,2500\n"
+                     "SONG-MA-02,2026-10-05 10:15,7.4,,,3,,,,\n"
+                     "SONG-MA-03,2026-10-05 11:00,6.9,28,5.1,ba,12,0.5,0.1,4000\n", encoding="utf-8")
+    result = ioc("environment", "wqi", str(sheet), env=dict(os.environ), check=False)
+    assert result.returncode == 0 and "1 samples stored with their VN_WQI, 2 refused" in result.stdout
+    assert "row 3" in result.stderr and "row 4: BOD5: not a number" in result.stderr
+    session.rollback()
+    (obs,) = aqi_of(session, environment.WQI, "SONG-MA-01")
+    assert 50 < obs.value <= 100 and obs.period_start.astimezone(VN).hour == 9  # local sampling time

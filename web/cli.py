@@ -196,6 +196,33 @@ def _cmd_environment_import(args: argparse.Namespace) -> int:
     return 1 if refused and not read else 0
 
 
+def _cmd_environment_wqi(args: argparse.Namespace) -> int:
+    """VN_WQI of the water samples in a spreadsheet (one row per sample: site, time, parameters)."""
+    import pandas as pd
+
+    from engine import environment
+    from engine.db import transaction
+    from engine.indicators import tz
+
+    path = Path(args.file)
+    frame = pd.read_excel(path) if path.suffix.lower() in (".xlsx", ".xlsm") else pd.read_csv(path)
+    rows = []
+    for record in frame.to_dict(orient="records"):
+        row = {str(k).strip(): (None if pd.isna(v) else v) for k, v in record.items()}
+        site = row.pop(args.site_column, None)
+        when = row.pop(args.time_column, None)
+        moment = pd.Timestamp(when).to_pydatetime() if when is not None else None
+        if moment is not None and moment.tzinfo is None:
+            moment = moment.replace(tzinfo=tz())  # sampling times are local
+        rows.append({"site": site, "time": moment, **row})
+    with transaction() as session:
+        stored, problems = environment.record_water_samples(session, rows, source=path.name, actor="cli")
+    for p in problems:
+        print(f"{path.name}: row {p['index'] + 2}: {p['field'] or ''}: {p['reason']}", file=sys.stderr)
+    print(f"{stored} samples stored with their VN_WQI, {len(problems)} refused")
+    return 0 if stored or not problems else 1
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="ioc", description="IOC — Trung tâm giám sát, điều hành thông minh")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -260,6 +287,10 @@ def build_parser() -> argparse.ArgumentParser:
     p = add("import", _cmd_environment_import, "load a folder of station files (Circular 10/2021) and compute AQI", env)
     p.add_argument("dir", metavar="DIR")
     p.add_argument("--source", default="station-files", help="the source name recorded on the events")
+    p = add("wqi", _cmd_environment_wqi, "VN_WQI of the water samples in a spreadsheet (.xlsx or .csv)", env)
+    p.add_argument("file", metavar="FILE")
+    p.add_argument("--site-column", default="site")
+    p.add_argument("--time-column", default="time")
     return parser
 
 

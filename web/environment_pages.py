@@ -16,7 +16,7 @@ from web.db import db
 
 bp = Blueprint("environment_pages", __name__)
 # The province's extent (WGS 84), for the station map.
-BOUNDS = {"lat": (19.25, 20.70), "lon": (104.40, 106.10)}
+BOUNDS = {"lat": (19.25, 20.70), "lon": (104.40, 106.55)}  # room east for the labels
 MAP_W, MAP_H = 560, 480
 NAMES = {"pm25": "PM2.5", "pm10": "PM10", "so2": "SO2", "no2": "NO2", "co": "CO", "o3": "O3"}
 

@@ -1,0 +1,106 @@
+"""Entities: the stations, vessels and cameras the IOC follows — their registry facts and what they last said.
+
+An event about an entity updates its ``latest`` (time, position, values) when it is evaluated; a registry import
+(the fisheries department's vessel list, say) sets ``attributes`` and marks it ``registered``. Data about an
+entity that no registry knows is kept too, and shown as unregistered, so that nothing is silently dropped."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from engine import audit, bus
+from engine.db import utcnow
+from engine.errors import N_, NotFound
+from engine.models import Entity, Event
+
+# Which kind of entity an event type speaks about.
+KIND_OF_EVENT = {"air_quality": "station", "water_quality": "station", "water_level": "station",
+                 "vessel_position": "vessel", "vessel_static": "vessel", "traffic_count": "camera",
+                 "traffic_violation": "camera"}
+KINDS = ("station", "vessel", "camera")
+
+
+def get(session: Session, kind: str, code: str, *, create: bool = False) -> Entity:
+    row = session.scalar(select(Entity).where(Entity.kind == kind, Entity.code == code))
+    if row is None and create:
+        row = Entity(kind=kind, code=code, attributes={}, latest={})
+        try:
+            with session.begin_nested():
+                session.add(row)
+        except IntegrityError:  # made a moment ago by another worker
+            row = session.scalar(select(Entity).where(Entity.kind == kind, Entity.code == code))
+    if row is None:
+        raise NotFound(N_("No %(kind)s %(entity)s"), kind=kind, entity=code)
+    return row
+
+
+def observe(session: Session, event: Event) -> Entity | None:
+    """Keep the entity's latest state from one of its events (a later event never yields to an older one)."""
+    kind = KIND_OF_EVENT.get(event.type)
+    if kind is None or not event.entity:
+        return None
+    row = get(session, kind, event.entity, create=True)
+    if row.last_seen is not None and event.time < row.last_seen and event.type != "vessel_static":
+        return row
+    latest = dict(row.latest or {})
+    if event.type == "vessel_static":
+        row.attributes = {**(row.attributes or {}), **{k: v for k, v in (event.values or {}).items() if v is not None}}
+        if not row.name and (event.values or {}).get("name"):
+            row.name = str(event.values["name"])
+    else:
+        latest.update(time=event.time.isoformat(), values=event.values or {}, type=event.type)
+        if event.location:
+            latest["location"] = event.location
+        row.latest = latest
+        row.last_seen = event.time
+    if event.unit_code and not row.unit_code:
+        row.unit_code = event.unit_code
+    row.updated_at = utcnow()
+    return row
+
+
+def register(session: Session, kind: str, records: list[dict[str, Any]], actor: str
+             ) -> tuple[int, int, list[dict[str, Any]]]:
+    """Import a registry (one record per entity: ``code``, ``name``, other attributes): returns (added, updated,
+    problems by index). Records without a code are refused; nothing else is guessed."""
+    added = updated = 0
+    problems = []
+    for index, record in enumerate(records):
+        code = str(record.get("code") or "").strip()
+        if not code:
+            problems.append({"index": index, "field": "code", "reason": "no registration code"})
+            continue
+        existing = session.scalar(select(Entity).where(Entity.kind == kind, Entity.code == code))
+        row = existing or get(session, kind, code, create=True)
+        attributes = {k: v for k, v in record.items() if k not in ("code", "name") and v not in (None, "")}
+        row.attributes = {**(row.attributes or {}), **attributes}
+        row.name = str(record.get("name") or row.name or "")
+        row.registered = True
+        added, updated = (added, updated + 1) if existing else (added + 1, updated)
+    audit.record(session, actor, "entities.registered", "entity", kind, added=added, updated=updated,
+                 refused=len(problems))
+    bus.publish(session, "entities.registered", entity_kind=kind, added=added, updated=updated)
+    return added, updated, problems
+
+
+def find_by_attribute(session: Session, kind: str, name: str, value: str) -> Entity | None:
+    """An entity whose ``attributes[name]`` equals ``value`` (a vessel by its MMSI, say)."""
+    for row in session.scalars(select(Entity).where(Entity.kind == kind)):
+        if str((row.attributes or {}).get(name, "")) == value:
+            return row
+    return None
+
+
+def listing(session: Session, kind: str | None = None, since: datetime | None = None, limit: int = 5000
+            ) -> list[Entity]:
+    stmt = select(Entity).order_by(Entity.kind, Entity.code)
+    if kind:
+        stmt = stmt.where(Entity.kind == kind)
+    if since is not None:
+        stmt = stmt.where(Entity.last_seen >= since)
+    return list(session.scalars(stmt.limit(limit)))

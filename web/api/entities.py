@@ -1,0 +1,76 @@
+"""Entities over HTTP: stations, vessels and cameras with their registry facts and latest state."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from flask.views import MethodView
+from flask_smorest import Blueprint
+from marshmallow import Schema, fields, validate
+
+from engine import entities
+from engine.db import utcnow
+from engine.models import Entity
+from web.api.schemas import Strict
+from web.auth import api_auth, principal
+from web.db import db
+
+PREFIX = "/entities"
+blp = Blueprint("entities", __name__, description="Stations, vessels and cameras, and their latest state")
+
+
+class EntityOut(Schema):
+    kind = fields.String()
+    code = fields.String()
+    name = fields.String()
+    unit_code = fields.String(allow_none=True)
+    registered = fields.Boolean()
+    attributes = fields.Dict()
+    latest = fields.Dict()
+    last_seen = fields.DateTime(allow_none=True)
+
+
+class EntityQuery(Schema):
+    kind = fields.String(load_default=None, validate=validate.OneOf(entities.KINDS))
+    seen_within_hours = fields.Integer(load_default=None, validate=validate.Range(min=1))
+    limit = fields.Integer(load_default=5000, validate=validate.Range(min=1, max=20000))
+
+
+class RegistryIn(Strict):
+    kind = fields.String(required=True, validate=validate.OneOf(entities.KINDS))
+    records = fields.List(fields.Dict(), required=True, validate=validate.Length(min=1, max=20000))
+
+
+@blp.route("")
+class Entities(MethodView):
+    @api_auth()
+    @blp.arguments(EntityQuery, location="query")
+    @blp.response(200, EntityOut(many=True))
+    def get(self, args: dict[str, Any]) -> list[Entity]:
+        """Entities of a `kind` (station, vessel, camera) with their registry facts and latest state (time,
+        position, values); `seen_within_hours` keeps those heard from recently."""
+        since = utcnow() - timedelta(hours=args["seen_within_hours"]) if args["seen_within_hours"] else None
+        return entities.listing(db(), args["kind"], since, args["limit"])
+
+
+@blp.route("/registry")
+class Registry(MethodView):
+    @api_auth("admin", "operator")
+    @blp.arguments(RegistryIn)
+    def post(self, body: dict[str, Any]) -> dict[str, Any]:
+        """Import a registry (e.g. the fisheries department's vessels: `code` = registration number, `name`,
+        `mmsi`, `length_m`, `owner`, `home_port`, `licensed_zone`); records without a code are refused by index."""
+        session = db()
+        added, updated, problems = entities.register(session, body["kind"], body["records"], principal().name)
+        session.commit()
+        return {"added": added, "updated": updated, "errors": problems}
+
+
+@blp.route("/<kind>/<path:code>")
+class OneEntity(MethodView):
+    @api_auth()
+    @blp.response(200, EntityOut)
+    def get(self, kind: str, code: str) -> Entity:
+        """One entity."""
+        return entities.get(db(), kind, code)
