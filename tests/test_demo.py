@@ -51,6 +51,12 @@ def test_demo_prints_users_and_alerts_arrive_within_a_minute(tmp_path: Path) -> 
         assert alerts, "no alert within 60 s of the demo starting"
         assert any(t["bpmn_id"] == "triage" for t in tasks), "no triage task waits in the operator's inbox"
         assert "Màn hình giám sát" in s.get(f"{base}/wall").text
+        while time.monotonic() - started < 90 and not any(a["rule_id"] == "aqi-poor-2h" for a in alerts):
+            alerts = s.get(f"{base}/api/v1/alerts").json()
+            time.sleep(1)
+        aqi_alert = next(a for a in alerts if a["rule_id"] == "aqi-poor-2h")  # from the VN_AQI the IOC computed
+        assert aqi_alert["entity"] == "TH-AQ-NGHISON" and aqi_alert["instance_id"]
+        assert "TH-AQ-NGHISON" in s.get(f"{base}/environment").text
         budget = next(i for i in s.get(f"{base}/api/v1/indicators").json() if i["code"] == "budget_revenue")
         assert budget["targets"] and budget["progress"] is not None  # the demo's made-up figures and targets
     finally:
