@@ -13,6 +13,7 @@ import logging
 import threading
 import time
 from collections import defaultdict
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -37,6 +38,10 @@ KINDS = {
     "ngsi_ld": "connectors.ngsi_ld:NgsiLd",
     "folder": "connectors.folder:Folder",
     "ftp": "connectors.folder:Ftp",
+    "ais_file": "connectors.ais_feeds:AisFile",
+    "ais_tcp": "connectors.ais_feeds:AisTcp",
+    "ais_tcp_server": "connectors.ais_feeds:AisTcpServer",
+    "ais_udp": "connectors.ais_feeds:AisUdp",
 }
 CHUNK = 1000
 
@@ -232,6 +237,46 @@ def listen(name: str, stop: threading.Event, flush_s: float = 1.0, log_every_s: 
     finally:
         if buffer or stored:
             flush(final=True)
+    return total
+
+
+def consume(items: Iterator[Any], source: str, *, flush_s: float = 1.0, evaluate: bool = False) -> Outcome:
+    """Store what an iterator of items yields (a replay, a socket with no configured source), in one transaction
+    about every ``flush_s`` seconds (and every 1,000 items); with ``evaluate``, evaluate them in this process too
+    (for back-filling without a worker). Returns the totals."""
+    from engine import jobs
+
+    total = Outcome()
+    buffer: list[Any] = []
+    last = time.monotonic()
+
+    def flush() -> None:
+        nonlocal buffer, last
+        with transaction() as session:
+            done = store(session, source, buffer, actor=f"source:{source}")
+        total.events += done.events
+        total.duplicates += done.duplicates
+        total.bad.extend(done.bad)
+        if evaluate:
+            from sqlalchemy import select as select_
+
+            from engine.db import session_factory
+            from engine.models import Event
+
+            for _ in range(3):
+                with session_factory(write=False)() as s:
+                    ids = list(s.scalars(select_(Event.id).where(Event.processed_at.is_(None)).order_by(Event.id)))
+                if not ids:
+                    break
+                jobs.process_events(ids)
+        buffer, last = [], time.monotonic()
+
+    for item in items:
+        buffer.append(item)
+        if len(buffer) >= 1000 or time.monotonic() - last >= flush_s:
+            flush()
+    if buffer:
+        flush()
     return total
 
 

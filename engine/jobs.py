@@ -16,7 +16,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from engine import alerts, audit, bus, entities, environment, rule_engine, runtime
+from engine import alerts, audit, bus, entities, environment, fisheries, rule_engine, runtime
 from engine.config import settings
 from engine.db import transaction, utcnow
 from engine.errors import EngineError
@@ -114,6 +114,8 @@ def derive(session: Session, ev: Event) -> None:
     entities.observe(session, ev)
     if ev.type == "air_quality":
         environment.on_air_quality(session, ev)
+    elif ev.type == "vessel_position":
+        fisheries.on_position(session, ev)
 
 
 def tick_rules() -> int:

@@ -223,6 +223,39 @@ def _cmd_environment_wqi(args: argparse.Namespace) -> int:
     return 0 if stored or not problems else 1
 
 
+def _cmd_ais_replay(args: argparse.Namespace) -> int:
+    from connectors.ais import Stats, replay
+    from connectors.runtime import consume
+
+    stats = Stats()
+    outcome = consume(replay(args.file, args.source, stats), args.source, evaluate=True)
+    print(f"{stats.lines} lines: {stats.positions} positions, {stats.statics} static reports, "
+          f"{stats.bad_checksum} bad checksums, {stats.incomplete} incomplete multi-part messages, "
+          f"{stats.malformed} malformed, {stats.unsupported_type} other sentences; {outcome.events} events stored")
+    return 0
+
+
+def _cmd_ais_listen(args: argparse.Namespace) -> int:
+    import signal
+    import threading
+
+    from connectors.ais_feeds import AisTcp, AisUdp
+    from connectors.runtime import consume
+
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    if args.tcp:
+        host, _, port = args.tcp.rpartition(":")
+        connector: AisTcp | AisUdp = AisTcp(config={"host": host or "127.0.0.1", "port": int(port)},
+                                            source=args.source)
+    else:
+        connector = AisUdp(config={"host": "0.0.0.0", "port": int(args.udp)}, source=args.source)  # noqa: S104
+    outcome = consume(connector.stream(stop), args.source)
+    print(f"{outcome.events} events stored, {len(outcome.bad)} bad records")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="ioc", description="IOC — Trung tâm giám sát, điều hành thông minh")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -287,6 +320,16 @@ def build_parser() -> argparse.ArgumentParser:
     p = add("import", _cmd_environment_import, "load a folder of station files (Circular 10/2021) and compute AQI", env)
     p.add_argument("dir", metavar="DIR")
     p.add_argument("--source", default="station-files", help="the source name recorded on the events")
+    ais = sub.add_parser("ais", help="AIS vessel reports").add_subparsers(dest="ais_command", required=True,
+                                                                          metavar="ACTION")
+    p = add("replay", _cmd_ais_replay, "decode an AIS log (NMEA 0183) and store and evaluate its reports", ais)
+    p.add_argument("file", metavar="FILE")
+    p.add_argument("--source", default="ais-replay")
+    p = add("listen", _cmd_ais_listen, "receive AIS over TCP (client) or UDP until stopped", ais)
+    group = p.add_mutually_exclusive_group(required=True)
+    group.add_argument("--tcp", metavar="HOST:PORT")
+    group.add_argument("--udp", metavar="PORT")
+    p.add_argument("--source", default="ais")
     p = add("wqi", _cmd_environment_wqi, "VN_WQI of the water samples in a spreadsheet (.xlsx or .csv)", env)
     p.add_argument("file", metavar="FILE")
     p.add_argument("--site-column", default="site")
@@ -299,7 +342,7 @@ def main(argv: list[str] | None = None) -> int:
     logging.getLogger("engine.bus").setLevel(logging.ERROR)
     parser = build_parser()
     args = parser.parse_args(argv)
-    needs_db = args.command in ("user", "token", "process", "source", "environment") or (args.command == "db")
+    needs_db = args.command in ("user", "token", "process", "source", "environment", "ais") or (args.command == "db")
     try:
         if needs_db and args.command != "db":
             from web.server import prepare

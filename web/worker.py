@@ -9,7 +9,7 @@ import time
 from rq import SimpleWorker
 
 from connectors import runtime
-from engine import alerts, jobs, notifications, retention, sources, timers
+from engine import alerts, fisheries, jobs, notifications, retention, sources, timers
 from engine.db import refresh_statistics, transaction, utcnow
 from engine.queue import QUEUE_NAME
 from engine.redis_conn import redis_client
@@ -19,6 +19,8 @@ log = logging.getLogger("ioc.worker")
 SWEEP_EVERY_S = 10.0
 TIMER_POLL_S = 0.25
 ALERT_LOOP_S = 2.0
+FISHERIES_TICK_S = 60.0  # vessels' lost signals are judged in hours: once a minute is plenty
+_last_fisheries_tick = 0.0
 STATISTICS_EVERY_S = 600.0  # SQLite's planner statistics (PostgreSQL's autovacuum keeps its own)
 
 
@@ -63,6 +65,11 @@ def alert_housekeeping() -> None:
     with transaction() as session:
         alerts.escalate_due(session)
         sources.check_stale(session)
+    global _last_fisheries_tick
+    if time.monotonic() - _last_fisheries_tick > FISHERIES_TICK_S:
+        with transaction() as session:
+            fisheries.tick(session)
+        _last_fisheries_tick = time.monotonic()
     notifications.deliver_due()
     runtime.enqueue_due()
 

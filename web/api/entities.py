@@ -74,3 +74,42 @@ class OneEntity(MethodView):
     def get(self, kind: str, code: str) -> Entity:
         """One entity."""
         return entities.get(db(), kind, code)
+
+
+class VmsPositionsIn(Strict):
+    positions = fields.List(fields.Dict(), required=True, validate=validate.Length(min=1, max=20000))
+    source = fields.String(load_default="vms-provider", validate=validate.Length(max=100))
+
+
+@blp.route("/vessels/positions")
+class VmsPositions(MethodView):
+    @api_auth("operator", "admin")
+    @blp.arguments(VmsPositionsIn)
+    def post(self, body: dict[str, Any]) -> tuple[dict[str, Any], int]:
+        """Positions pushed by the VMS provider (JSON; each `registration`, `time` with its time zone, `lat`,
+        `lon`, optional `speed_kn`, `course`): stored as `vessel_position` events and judged against the VMS/IUU
+        rules. Bad records are answered by index; a vessel no registry knows is kept, flagged unregistered."""
+        from engine.event_check import parse_time
+        from engine.events import IncomingEvent, ingest_events
+
+        events, errors = [], []
+        for index, p in enumerate(body["positions"]):
+            moment = parse_time(p.get("time"))
+            lat, lon = p.get("lat"), p.get("lon")
+            if not p.get("registration"):
+                errors.append({"index": index, "field": "registration", "reason": "missing"})
+            elif moment is None:
+                errors.append({"index": index, "field": "time", "reason": "an ISO 8601 date-time with its time zone"})
+            elif not (isinstance(lat, int | float) and isinstance(lon, int | float) and -90 <= lat <= 90
+                      and -180 <= lon <= 180):
+                errors.append({"index": index, "field": "lat/lon", "reason": "numbers within range"})
+            else:
+                values = {"lat": float(lat), "lon": float(lon),
+                          **{k: p[k] for k in ("speed_kn", "course") if isinstance(p.get(k), int | float)}}
+                events.append(IncomingEvent(source=body["source"], type="vessel_position", sector="fisheries",
+                                            time=moment, values=values, entity=str(p["registration"]),
+                                            location={"lat": float(lat), "lon": float(lon)}))
+        session = db()
+        accepted = ingest_events(session, events, principal().name).accepted if events else []
+        session.commit()
+        return {"accepted": len(accepted), "errors": errors}, 202 if accepted or not errors else 422

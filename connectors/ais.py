@@ -1,0 +1,273 @@
+"""AIS (ITU-R M.1371) in NMEA 0183 sentences → vessel events: the pure decoder (pyais reads each sentence).
+
+The connectors that bring the lines (``ais_file``, ``ais_tcp``, ``ais_tcp_server``, ``ais_udp``) are in
+``connectors.ais_feeds``; ``replay`` reads a whole log here.
+
+- Types 1, 2, 3, 18 (and the position of 19) → ``vessel_position``; 5, 19, 24 A/B → ``vessel_static``;
+  sector ``fisheries``, entity ``MMSI:<mmsi>``. "Not available" values (lat 91, lon 181, speed 102.3,
+  course 360, heading 511, status 15, empty text, zero IMO / ship type / dimensions) are left out.
+- Time: the NMEA 4.10 tag block's ``c:`` (seconds, or milliseconds when > 1e11), else a Gatehouse ``$PGHP``
+  line just before, else when the line arrived; a tag block with a bad checksum, or a time more than a day
+  after arrival, is not trusted. ``s:`` becomes ``values["station"]``.
+- Fragments wait by (sequence id, channel); a message still unfinished after ``max_pending_lines`` lines or
+  ``max_pending_s`` seconds is a ``BadRecord`` "incomplete multi-part message".
+- Bad checksums, junk and empty payloads are ``BadRecord``s; other NMEA sentences ($GPGGA …) and AIS types
+  not used here (4, 8, 21 …) are only counted (``Stats.unsupported_type``). Blank and ``#`` lines are skipped.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from collections.abc import Iterable, Iterator
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from pyais.exceptions import MissingPayloadException, UnknownMessageException
+from pyais.messages import AISSentence, GatehouseSentence, NMEASentenceFactory
+
+from connectors.base import BadRecord, Item
+from engine.events import IncomingEvent
+
+log = logging.getLogger("ioc.connectors.ais")
+SECTOR = "fisheries"
+_TEXT = {"shipname": "name", "callsign": "callsign", "destination": "destination", "vendorid": "vendor"}
+_NUMBERS = ("imo", "ship_type", "draught", "mothership_mmsi")
+_DIMENSIONS = ("to_bow", "to_stern", "to_port", "to_starboard")
+
+
+@dataclass
+class Stats:
+    """What a decoder saw; a connector keeps one (``connector.stats``) for the operator to see."""
+
+    lines: int = 0
+    decoded: int = 0
+    positions: int = 0
+    statics: int = 0
+    bad_checksum: int = 0
+    incomplete: int = 0
+    malformed: int = 0
+    unsupported_type: int = 0
+    no_position: int = 0
+
+    def as_dict(self) -> dict[str, int]:
+        return asdict(self)
+
+
+@dataclass
+class _Pending:
+    first: int
+    since: datetime
+    parts: list[AISSentence]
+    raws: list[bytes]
+    time: datetime | None
+    station: str | None
+
+
+@dataclass
+class AisDecoder:
+    """Line by line decoding; holds the fragments of multi-part messages until their siblings come."""
+
+    source: str
+    stats: Stats = field(default_factory=Stats)
+    max_pending_lines: int = 50
+    max_pending_s: float = 60.0
+    index: int = 0  # number of the next line, for BadRecord.index
+    _pending: dict[tuple[int | None, str], _Pending] = field(default_factory=dict)
+    _wrapper_time: datetime | None = None
+
+    def feed(self, line: bytes | str, received: datetime) -> list[Item]:
+        index, self.index = self.index, self.index + 1
+        self.stats.lines += 1
+        out = self.expire(received, index) if self._pending else []
+        raw = (line.encode(errors="replace") if isinstance(line, str) else line).strip()
+        if not raw or raw.startswith(b"#"):
+            return out
+        try:
+            sentence = NMEASentenceFactory.produce(raw)
+        except UnknownMessageException:
+            if raw[:1] in (b"$", b"!", b"\\"):
+                self.stats.unsupported_type += 1
+                return out
+            return [*out, self._bad(index, "not an NMEA sentence", raw, "malformed")]
+        except Exception as exc:  # noqa: BLE001 - pyais fails in many ways on junk; one bad line never stops a feed
+            return [*out, self._bad(index, f"malformed sentence: {exc}", raw, "malformed")]
+        if isinstance(sentence, GatehouseSentence):
+            stamp = sentence.timestamp.replace(tzinfo=UTC)
+            self._wrapper_time = _plausible(stamp, received) if sentence.is_valid else None
+            return out
+        if not isinstance(sentence, AISSentence):
+            self.stats.unsupported_type += 1
+            return out
+        wrapper_time, self._wrapper_time = self._wrapper_time, None
+        key = (sentence.seq_id, sentence.channel)
+        if not sentence.is_valid:
+            if sentence.frag_cnt > 1 and key in self._pending:
+                out.append(self._incomplete(self._pending.pop(key)))
+            return [*out, self._bad(index, "bad checksum", raw, "bad_checksum")]
+        time, station = _tag(sentence, received)
+        time = time or wrapper_time
+        if sentence.frag_cnt == 1:
+            return out + self._message(sentence, [sentence.raw], index, time or received, station)
+        return out + self._fragment(sentence, key, _Pending(index, received, [sentence], [sentence.raw], time, station))
+
+    def _fragment(self, sentence: AISSentence, key: tuple[int | None, str], new: _Pending) -> list[Item]:
+        """A part of a multi-part message: kept, or the whole message when it is the last part."""
+        out: list[Item] = []
+        pending = self._pending.get(key)
+        if sentence.frag_num == 1 or pending is None or len(pending.parts) + 1 != sentence.frag_num \
+                or pending.parts[0].frag_cnt != sentence.frag_cnt:
+            if pending is not None:
+                out.append(self._incomplete(self._pending.pop(key)))
+            if sentence.frag_num != 1:  # a part whose first part never came
+                return [*out, self._incomplete(new)]
+            self._pending[key] = new
+            return out
+        pending.parts.append(sentence)
+        pending.raws.append(sentence.raw)
+        pending.time, pending.station = pending.time or new.time, pending.station or new.station
+        if sentence.frag_num < sentence.frag_cnt:
+            return out
+        del self._pending[key]
+        whole = AISSentence.assemble_from_iterable(pending.parts)
+        return out + self._message(whole, pending.raws, pending.first, pending.time or pending.since, pending.station)
+
+    def expire(self, now: datetime, index: int | None = None) -> list[Item]:
+        """The unfinished messages that waited too long (in lines when ``index`` is given, or in time)."""
+        old = [k for k, p in self._pending.items() if (now - p.since).total_seconds() > self.max_pending_s
+               or (index is not None and index - p.first > self.max_pending_lines)]
+        return [self._incomplete(self._pending.pop(k)) for k in old]
+
+    def flush(self) -> list[Item]:
+        """End of input: every unfinished message is incomplete."""
+        out: list[Item] = [self._incomplete(p) for p in self._pending.values()]
+        self._pending.clear()
+        return out
+
+    def take_tail(self) -> int | None:
+        """The first line of an unfinished message made of the last lines read (to be read again), if any."""
+        for key, p in self._pending.items():
+            if p.first + len(p.parts) == self.index:
+                del self._pending[key]
+                return p.first
+        return None
+
+    def _bad(self, index: int, reason: str, raw: bytes, counter: str) -> BadRecord:
+        setattr(self.stats, counter, getattr(self.stats, counter) + 1)
+        return BadRecord(index=index, reason=reason, raw=raw[:300].decode("ascii", errors="replace"))
+
+    def _incomplete(self, p: _Pending) -> BadRecord:
+        return self._bad(p.first, "incomplete multi-part message", b"\n".join(p.raws), "incomplete")
+
+    def _message(self, sentence: AISSentence, raws: list[bytes], index: int, time: datetime,
+                 station: str | None) -> list[Item]:
+        raw = b"\n".join(raws)
+        try:
+            msg = sentence.decode()
+        except MissingPayloadException:
+            return [self._bad(index, "empty payload", raw, "malformed")]
+        except Exception as exc:  # noqa: BLE001 - a payload pyais cannot read is one bad record, not a crash
+            return [self._bad(index, f"cannot decode the payload: {exc}", raw, "malformed")]
+        self.stats.decoded += 1
+        kind, mmsi = msg.msg_type, getattr(msg, "mmsi", None)
+        if kind not in (1, 2, 3, 5, 18, 19, 24):
+            self.stats.unsupported_type += 1
+            return []
+        if not mmsi:
+            return [self._bad(index, "no MMSI", raw, "malformed")]
+        out: list[Item] = []
+        extra = {"station": station} if station else {}
+        if kind in (1, 2, 3, 18, 19):
+            values = _position(msg)
+            if values is None:
+                out.append(self._bad(index, "no position", raw, "no_position"))
+            else:
+                self.stats.positions += 1
+                out.append(self._event("vessel_position", mmsi, values | extra, time, raw,
+                                       {"lat": values["lat"], "lon": values["lon"]}))
+        if kind in (5, 19, 24):
+            self.stats.statics += 1
+            out.append(self._event("vessel_static", mmsi, _static(msg, time) | extra, time, raw, None))
+        return out
+
+    def _event(self, kind: str, mmsi: int, values: dict[str, Any], time: datetime, raw: bytes,
+               location: dict[str, float] | None) -> IncomingEvent:
+        digest = hashlib.sha256(b"|".join([raw, kind.encode(), time.isoformat().encode()])).hexdigest()
+        return IncomingEvent(source=self.source, type=kind, sector=SECTOR, time=time, values=values,
+                             entity=f"MMSI:{mmsi}", location=location, idempotency_key=f"ais:{digest[:40]}")
+
+
+def decode_lines(lines: Iterable[bytes | str], *, source: str, received: datetime, stats: Stats | None = None,
+                 max_pending_lines: int = 50) -> Iterator[Item]:
+    """The events and bad records of NMEA lines that arrived at ``received`` (time zone aware; naive = UTC)."""
+    received = received if received.tzinfo else received.replace(tzinfo=UTC)
+    decoder = AisDecoder(source, stats if stats is not None else Stats(), max_pending_lines=max_pending_lines)
+    for line in lines:
+        yield from decoder.feed(line, received)
+    yield from decoder.flush()
+
+
+def replay(path: str | Path, source: str, stats: Stats | None = None) -> Iterator[Item]:
+    """Every item of an AIS log, start to end (times from the tag blocks, else now)."""
+    with Path(path).open("rb") as f:
+        yield from decode_lines(f, source=source, received=datetime.now(UTC), stats=stats)
+
+
+def _plausible(moment: datetime, received: datetime) -> datetime | None:
+    return moment if moment <= received + timedelta(days=1) else None
+
+
+def _tag(sentence: AISSentence, received: datetime) -> tuple[datetime | None, str | None]:
+    """(time, station) of the sentence's tag block, when it has a valid one."""
+    block = sentence.tag_block
+    if block is None:
+        return None, None
+    block.init()
+    if not block.is_valid:
+        return None, None
+    stamp, moment = block.receiver_timestamp, None
+    if stamp and stamp.isdigit():
+        seconds = int(stamp) / 1000 if int(stamp) > 10**11 else int(stamp)
+        try:
+            moment = _plausible(datetime.fromtimestamp(seconds, UTC), received)
+        except (OverflowError, OSError, ValueError):
+            moment = None
+    return moment, block.source_station or None
+
+
+def _position(msg: Any) -> dict[str, Any] | None:
+    lat, lon = msg.lat, msg.lon
+    if lat is None or lon is None or abs(lat) > 90 or abs(lon) > 180:
+        return None
+    values: dict[str, Any] = {"msg_type": msg.msg_type, "lat": lat, "lon": lon}
+    for name, value, limit in (("sog_kn", msg.speed, 102.25), ("cog", msg.course, 360), ("heading", msg.heading, 360)):
+        if value is not None and value < limit:
+            values[name] = value
+    status = getattr(msg, "status", None)
+    if status is not None and int(status) != 15:
+        values["nav_status"] = int(status)
+    return values
+
+
+def _static(msg: Any, time: datetime) -> dict[str, Any]:
+    d = msg.asdict(enum_as_int=True)
+    values: dict[str, Any] = {"msg_type": d["msg_type"]}
+    if d["msg_type"] == 24:
+        values["part"] = "A" if d.get("partno") == 0 else "B"
+    texts = {name: d.get(key) for key, name in _TEXT.items()}
+    values |= {name: text.strip() for name, text in texts.items() if isinstance(text, str) and text.strip()}
+    values |= {key: d[key] for key in _NUMBERS if d.get(key)}
+    bow, stern, port, starboard = (d.get(key) or 0 for key in _DIMENSIONS)
+    if bow or stern or port or starboard:
+        values |= {"to_bow": bow, "to_stern": stern, "to_port": port, "to_starboard": starboard}
+        values |= {"length": bow + stern} if bow and stern else {}
+        values |= {"width": port + starboard} if port and starboard else {}
+    if d.get("month") and d.get("day") and (d.get("hour") or 0) < 24 and (d.get("minute") or 0) < 60:
+        try:  # the ETA has no year: this year's date, or next year's when that is over a month ago
+            eta = datetime(time.year, d["month"], d["day"], d["hour"] or 0, d["minute"] or 0, tzinfo=UTC)
+            values["eta"] = (eta if eta > time - timedelta(days=31) else eta.replace(year=time.year + 1)).isoformat()
+        except ValueError:
+            pass
+    return values

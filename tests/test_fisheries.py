@@ -1,0 +1,114 @@
+"""Fisheries end to end: a registered vessel's positions are judged against the VMS/IUU rules; a port departure
+is recorded; a 16.5 m vessel inside vùng lộng raises an alert that starts the fisheries control process and a
+position back in vùng khơi resolves it; a vessel silent for over 6 hours at sea is flagged by the clock; a
+position from a vessel no registry knows is kept and shown as unregistered."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from sqlalchemy import select
+
+from engine import fisheries, jobs
+from engine.db import transaction, utcnow
+from engine.events import IncomingEvent, ingest_events
+from engine.models import Alert, Entity, Event, ProcessInstance
+from tests import factories
+
+
+def position(code: str, at, lat: float, lon: float) -> IncomingEvent:
+    return IncomingEvent(source="vms-provider", type="vessel_position", sector="fisheries", time=at,
+                         values={"lat": lat, "lon": lon, "speed_kn": 8.0}, entity=code,
+                         location={"lat": lat, "lon": lon})
+
+
+def send(*events: IncomingEvent) -> None:
+    with transaction() as s:
+        ids = ingest_events(s, list(events), "test").accepted
+    jobs.process_events(ids)
+
+
+def register(client) -> None:
+    resp = client.post("/api/v1/entities/registry", headers={"Authorization": f"Bearer {factories.token('admin')}"},
+                       json={"kind": "vessel", "records": [
+                           {"code": "TH-93388-TS", "name": "TH-93388-TS", "length_m": 16.5, "mmsi": "574001234",
+                            "owner": "Lê Văn Biển", "home_port": "Lạch Hới"}]})
+    assert resp.status_code == 200
+
+
+def test_a_vessel_leaves_port_fishes_in_the_wrong_zone_and_is_flagged_then_cleared(client, session) -> None:
+    register(client)
+    t0 = utcnow() - timedelta(hours=3)
+    send(position("TH-93388-TS", t0, 19.78, 105.91))  # in Lạch Hới port
+    send(position("TH-93388-TS", t0 + timedelta(minutes=60), 19.80, 106.70))  # out in vùng khơi: departed
+    session.rollback()
+    vessel = session.scalar(select(Entity).where(Entity.code == "TH-93388-TS"))
+    assert vessel.latest["at_sea"] is True and vessel.registered
+    port_calls = session.scalars(select(Event).where(Event.type == "vessel_port")).all()
+    assert [(e.values["event"], e.values["port"]) for e in port_calls] == [("departure", "Lạch Hới")]
+    assert session.scalar(select(Alert)) is None  # ≥ 15 m in vùng khơi: allowed
+    send(position("MMSI:574001234", t0 + timedelta(minutes=120), 19.80, 106.15))  # AIS, in vùng lộng
+    session.rollback()
+    alert = session.scalar(select(Alert).where(Alert.rule_id == "vms:ZONE_CLASS_VIOLATION"))
+    assert alert is not None and alert.entity == "TH-93388-TS" and alert.severity == "cao"
+    instance = session.get(ProcessInstance, alert.instance_id)
+    assert instance.definition.process_key == "fisheries_control"
+    send(position("TH-93388-TS", t0 + timedelta(minutes=150), 19.80, 106.70))  # back in vùng khơi
+    session.rollback()
+    assert session.get(Alert, alert.id).status in ("resolved", "closed")
+
+
+def test_a_vessel_silent_at_sea_for_over_six_hours_is_flagged_by_the_clock(client, session) -> None:
+    register(client)
+    t0 = utcnow() - timedelta(hours=8)
+    send(position("TH-93388-TS", t0, 19.78, 105.91), position("TH-93388-TS", t0 + timedelta(minutes=30), 19.8, 106.7))
+    with transaction() as s:
+        assert fisheries.tick(s, utcnow()) >= 1
+    session.rollback()
+    alert = session.scalar(select(Alert).where(Alert.rule_id == "vms:LOST_SIGNAL_OVER_6H"))
+    assert alert is not None and "TH-93388-TS" in alert.title
+
+
+def test_a_position_from_an_unknown_vessel_is_kept_as_unregistered(session) -> None:
+    send(position("TH-99999-TS", utcnow(), 19.8, 106.7))
+    session.rollback()
+    row = session.scalar(select(Entity).where(Entity.code == "TH-99999-TS"))
+    assert row is not None and not row.registered and row.latest["location"]["lat"] == 19.8
+
+
+def test_the_vms_provider_pushes_positions_and_bad_records_are_named(client, session) -> None:
+    token = factories.token("operator")
+    resp = client.post("/api/v1/entities/vessels/positions", headers={"Authorization": f"Bearer {token}"}, json={
+        "positions": [{"registration": "TH-93388-TS", "time": utcnow().isoformat(), "lat": 19.8, "lon": 106.7,
+                       "speed_kn": 6.5},
+                      {"registration": "TH-93388-TS", "time": "hôm nay", "lat": 19.8, "lon": 106.7},
+                      {"time": utcnow().isoformat(), "lat": 19.8, "lon": 106.7},
+                      {"registration": "TH-1", "time": utcnow().isoformat(), "lat": 95, "lon": 106.7}]})
+    assert resp.status_code == 202
+    assert resp.get_json() == {"accepted": 1, "errors": [
+        {"index": 1, "field": "time", "reason": "an ISO 8601 date-time with its time zone"},
+        {"index": 2, "field": "registration", "reason": "missing"},
+        {"index": 3, "field": "lat/lon", "reason": "numbers within range"}]}
+    session.rollback()
+    assert session.scalar(select(Event).where(Event.type == "vessel_position")).values["speed_kn"] == 6.5
+
+
+def test_ioc_ais_replay_stores_a_log_and_its_vessels(tmp_path, session) -> None:
+    import os
+
+    from pyais.encode import encode_dict
+
+    from tests.conftest import ioc
+
+    lines = encode_dict({"type": 1, "mmsi": 574001234, "lat": 19.8, "lon": 106.7, "speed": 7.5}, sentence_type="VDM")
+    lines += encode_dict({"type": 5, "mmsi": 574001234, "shipname": "THANH HOA 93388", "to_bow": 10, "to_stern": 7},
+                         sentence_type="VDM")
+    log = tmp_path / "ais.nmea"
+    log.write_text("\n".join([*lines, "!AIVDM,1,1,,A,15M67FC000G?ufbE`FepT@3n00Sa,0*00", "rác \x00\x01"]) + "\n",
+                   encoding="utf-8")
+    result = ioc("ais", "replay", str(log), env=dict(os.environ), check=False)
+    assert result.returncode == 0, result.stderr
+    assert "1 positions, 1 static reports, 1 bad checksums" in result.stdout
+    session.rollback()
+    row = session.scalar(select(Entity).where(Entity.code == "MMSI:574001234"))
+    assert row.latest["location"] == {"lat": 19.8, "lon": 106.7} and row.attributes["name"] == "THANH HOA 93388"
