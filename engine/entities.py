@@ -23,6 +23,7 @@ KIND_OF_EVENT = {"air_quality": "station", "water_quality": "station", "water_le
                  "vessel_position": "vessel", "vessel_static": "vessel", "traffic_count": "camera",
                  "traffic_violation": "camera"}
 KINDS = ("station", "vessel", "camera")
+IDENTIFIERS = ("mmsi", "imo", "callsign")  # kept as text, so that lookups compare like with like
 
 
 def get(session: Session, kind: str, code: str, *, create: bool = False) -> Entity:
@@ -77,7 +78,8 @@ def register(session: Session, kind: str, records: list[dict[str, Any]], actor: 
             continue
         existing = session.scalar(select(Entity).where(Entity.kind == kind, Entity.code == code))
         row = existing or get(session, kind, code, create=True)
-        attributes = {k: v for k, v in record.items() if k not in ("code", "name") and v not in (None, "")}
+        attributes = {k: (str(v) if k in IDENTIFIERS else v) for k, v in record.items()
+                      if k not in ("code", "name") and v not in (None, "")}
         row.attributes = {**(row.attributes or {}), **attributes}
         row.name = str(record.get("name") or row.name or "")
         row.registered = True
@@ -89,11 +91,10 @@ def register(session: Session, kind: str, records: list[dict[str, Any]], actor: 
 
 
 def find_by_attribute(session: Session, kind: str, name: str, value: str) -> Entity | None:
-    """An entity whose ``attributes[name]`` equals ``value`` (a vessel by its MMSI, say)."""
-    for row in session.scalars(select(Entity).where(Entity.kind == kind)):
-        if str((row.attributes or {}).get(name, "")) == value:
-            return row
-    return None
+    """A registered entity whose ``attributes[name]`` equals ``value`` (a vessel by its MMSI, say); the database
+    compares the JSON value (registry imports store such identifiers as text)."""
+    return session.scalars(select(Entity).where(Entity.kind == kind, Entity.registered.is_(True),
+                                                Entity.attributes[name].as_string() == value).limit(1)).first()
 
 
 def listing(session: Session, kind: str | None = None, since: datetime | None = None, limit: int = 5000
