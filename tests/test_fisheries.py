@@ -112,3 +112,27 @@ def test_ioc_ais_replay_stores_a_log_and_its_vessels(tmp_path, session) -> None:
     session.rollback()
     row = session.scalar(select(Entity).where(Entity.code == "MMSI:574001234"))
     assert row.latest["location"] == {"lat": 19.8, "lon": 106.7} and row.attributes["name"] == "THANH HOA 93388"
+
+
+def test_the_departments_vessel_register_is_imported_from_a_spreadsheet(tmp_path, session) -> None:
+    import os
+
+    from openpyxl import Workbook
+
+    from tests.conftest import ioc
+
+    wb = Workbook()
+    wb.active.append(["Số đăng ký", "Tên tàu", "MMSI", "Chiều dài (m)", "Chủ tàu", "Cảng cá", "Vùng khai thác",
+                      "Ghi chú"])
+    wb.active.append(["TH-93388-TS", "Thanh Hóa 93388", "574001234", "16,5", "Lê Văn Biển", "Lạch Hới", "Vùng khơi",
+                      ""])
+    wb.active.append(["", "Không số", "", "9", "", "", "", ""])
+    sheet = tmp_path / "so-dang-ky-tau-ca.xlsx"
+    wb.save(sheet)
+    result = ioc("vessels", "import", str(sheet), env=dict(os.environ), check=False)
+    assert result.returncode == 0 and "1 vessels added, 0 updated, 1 rows refused" in result.stdout
+    assert "row 3: code" in result.stderr and "Ghi chú" in result.stderr
+    session.rollback()
+    vessel = session.scalar(select(Entity).where(Entity.code == "TH-93388-TS"))
+    assert vessel.attributes == {"mmsi": "574001234", "length_m": 16.5, "owner": "Lê Văn Biển",
+                                 "home_port": "Lạch Hới", "licensed_zone": "khoi"}

@@ -256,6 +256,54 @@ def _cmd_ais_listen(args: argparse.Namespace) -> int:
     return 0
 
 
+# The fisheries department's register, as its spreadsheets name the columns (Vietnamese or English).
+VESSEL_COLUMNS = {"số đăng ký": "code", "so dang ky": "code", "registration": "code", "tên tàu": "name",
+                  "ten tau": "name", "name": "name", "mmsi": "mmsi", "chiều dài": "length_m", "chieu dai": "length_m",
+                  "chiều dài (m)": "length_m", "length_m": "length_m", "length": "length_m", "chủ tàu": "owner",
+                  "chu tau": "owner", "owner": "owner", "cảng cá": "home_port", "cang ca": "home_port",
+                  "cảng đăng ký": "home_port", "home_port": "home_port", "vùng khai thác": "licensed_zone",
+                  "vung khai thac": "licensed_zone", "licensed_zone": "licensed_zone", "loại tàu": "kind",
+                  "kind": "kind"}
+ZONE_NAMES = {"khơi": "khoi", "vùng khơi": "khoi", "lộng": "long", "vùng lộng": "long", "ven bờ": "ven_bo",
+              "vùng ven bờ": "ven_bo"}
+
+
+def _cmd_vessels_import(args: argparse.Namespace) -> int:
+    """The fisheries department's vessel register (.xlsx or .csv) into the entities' registry."""
+    import unicodedata
+
+    import pandas as pd
+
+    from engine import entities
+    from engine.db import transaction
+
+    path = Path(args.file)
+    excel = path.suffix.lower() in (".xlsx", ".xlsm")
+    frame = pd.read_excel(path, dtype=str) if excel else pd.read_csv(path, dtype=str)
+    columns = {c: VESSEL_COLUMNS.get(unicodedata.normalize("NFC", str(c)).strip().lower()) for c in frame.columns}
+    unknown = [c for c, known in columns.items() if known is None]
+    records = []
+    for row in frame.to_dict(orient="records"):
+        record = {columns[c]: (None if pd.isna(v) else str(v).strip()) for c, v in row.items() if columns[c]}
+        if record.get("length_m"):
+            try:
+                record["length_m"] = float(str(record["length_m"]).replace(",", "."))
+            except ValueError:
+                pass  # kept as written: the length check will not use it
+        if record.get("licensed_zone"):
+            zone = unicodedata.normalize("NFC", record["licensed_zone"]).lower()
+            record["licensed_zone"] = ZONE_NAMES.get(zone, zone)
+        records.append(record)
+    with transaction() as session:
+        added, updated, problems = entities.register(session, "vessel", records, actor="cli")
+    for p in problems:
+        print(f"{path.name}: row {p['index'] + 2}: {p['field']}: {p['reason']}", file=sys.stderr)
+    if unknown:
+        print(f"{path.name}: columns not used: {', '.join(map(str, unknown))}", file=sys.stderr)
+    print(f"{added} vessels added, {updated} updated, {len(problems)} rows refused")
+    return 0 if added or updated or not problems else 1
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="ioc", description="IOC — Trung tâm giám sát, điều hành thông minh")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -320,6 +368,11 @@ def build_parser() -> argparse.ArgumentParser:
     p = add("import", _cmd_environment_import, "load a folder of station files (Circular 10/2021) and compute AQI", env)
     p.add_argument("dir", metavar="DIR")
     p.add_argument("--source", default="station-files", help="the source name recorded on the events")
+    vessels = sub.add_parser("vessels", help="the fishing-vessel register").add_subparsers(
+        dest="vessels_command", required=True, metavar="ACTION")
+    p = add("import", _cmd_vessels_import, "import the fisheries department's vessel register (.xlsx or .csv)",
+            vessels)
+    p.add_argument("file", metavar="FILE")
     ais = sub.add_parser("ais", help="AIS vessel reports").add_subparsers(dest="ais_command", required=True,
                                                                           metavar="ACTION")
     p = add("replay", _cmd_ais_replay, "decode an AIS log (NMEA 0183) and store and evaluate its reports", ais)
@@ -342,7 +395,8 @@ def main(argv: list[str] | None = None) -> int:
     logging.getLogger("engine.bus").setLevel(logging.ERROR)
     parser = build_parser()
     args = parser.parse_args(argv)
-    needs_db = args.command in ("user", "token", "process", "source", "environment", "ais") or (args.command == "db")
+    needs_db = (args.command in ("user", "token", "process", "source", "environment", "ais", "vessels")
+                or args.command == "db")
     try:
         if needs_db and args.command != "db":
             from web.server import prepare
