@@ -82,6 +82,45 @@ def backlog(rng: random.Random, hours: int = 12) -> list[dict[str, object]]:
     return out
 
 
+@dataclass
+class Boat:
+    registration: str
+    length_m: float
+    lat: float
+    lon: float
+    heading: float  # degrees, 0 = north
+
+
+def fleet(rng: random.Random, n: int = 40) -> list[Boat]:
+    """Demo fishing vessels out of Thanh Hóa's ports, mostly offshore (≥ 15 m, allowed there); one of them drifts
+    into vùng lộng now and then, which its length does not allow."""
+    boats = [Boat(f"TH-{91000 + i}-TS", rng.choice([15.5, 16.5, 18.0, 22.0]), rng.uniform(19.4, 19.95),
+                  rng.uniform(106.5, 107.5), rng.uniform(0, 360)) for i in range(n)]
+    boats[0].lon = 106.45
+    return boats
+
+
+def vessel_registry(boats: list[Boat]) -> list[dict[str, object]]:
+    return [{"code": b.registration, "name": f"Thanh Hóa {b.registration[3:8]}", "length_m": b.length_m,
+             "home_port": "Lạch Hới", "licensed_zone": "khoi"} for b in boats]
+
+
+def vessel_positions(boats: list[Boat], tick: int, rng: random.Random) -> list[dict[str, object]]:
+    """Each boat moves about a kilometre per tick (sped up for the demo) and reports like a VMS device."""
+    import math
+
+    out = []
+    for i, b in enumerate(boats):
+        b.heading = (b.heading + rng.uniform(-25, 25)) % 360
+        if i == 0:  # the one that strays west into vùng lộng, then back
+            b.heading = 270 if tick % 40 < 20 else 90
+        b.lat = min(20.0, max(19.35, b.lat + 0.01 * math.cos(math.radians(b.heading))))
+        b.lon = min(107.8, max(106.05 if i == 0 else 106.45, b.lon + 0.01 * math.sin(math.radians(b.heading))))
+        out.append({"registration": b.registration, "time": datetime.now(UTC).isoformat(), "lat": round(b.lat, 4),
+                    "lon": round(b.lon, 4), "speed_kn": round(rng.uniform(3, 9), 1)})
+    return out
+
+
 def _wait_until_up(session: requests.Session, base_url: str, timeout_s: float = 120) -> None:
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
@@ -100,8 +139,11 @@ def run(base_url: str, token: str, interval_s: float = 5.0, seed: int | None = N
     tick = 0
     down = False
     _wait_until_up(session, base_url)
+    boats = fleet(rng)
     try:
         session.post(f"{base_url}/api/v1/events", json={"events": backlog(rng)}, timeout=30)
+        session.post(f"{base_url}/api/v1/entities/registry", json={"kind": "vessel",
+                                                                   "records": vessel_registry(boats)}, timeout=30)
     except requests.RequestException as exc:
         log.warning("simulator: the backlog was not posted (%s)", exc.__class__.__name__)
     while True:
@@ -109,6 +151,8 @@ def run(base_url: str, token: str, interval_s: float = 5.0, seed: int | None = N
         try:
             r = session.post(f"{base_url}/api/v1/events", json={"events": batch}, timeout=10)
             r.raise_for_status()
+            session.post(f"{base_url}/api/v1/entities/vessels/positions",
+                         json={"positions": vessel_positions(boats, tick, rng)}, timeout=10).raise_for_status()
             if down:
                 log.info("simulator: the IOC answers again")
             down = False

@@ -27,9 +27,10 @@ from engine.models import Alert, Entity, Event
 
 ZONES_FILE = "geo/thanh_hoa_sea_zones.geojson"
 ALERTING = {"LOST_SIGNAL_OVER_6H", "LOST_SIGNAL_10D", "BOUNDARY_CROSSED", "ZONE_CLASS_VIOLATION",
-            "BELOW_12_FIXES_PER_DAY"}
+            "BELOW_12_FIXES_PER_DAY", "POSITION_ON_LAND"}
+DATA_QUALITY = {"POSITION_ON_LAND"}  # shown to the operator as an alert, but no control process for it
 RESOLVED_BY_A_GOOD_FIX = ("LATE_REPORT", "LOST_SIGNAL_OVER_6H", "LOST_SIGNAL_10D", "BOUNDARY_CROSSED",
-                          "ZONE_CLASS_VIOLATION")
+                          "ZONE_CLASS_VIOLATION", "POSITION_ON_LAND")
 HISTORY = timedelta(days=2)
 PROCESS = "fisheries_control"
 
@@ -120,7 +121,7 @@ def _alert(session: Session, row: Entity, finding: vms.Finding, now: datetime) -
                     details={"finding": finding.code, "message_en": finding.message_en,
                              **{k: str(v) for k, v in finding.details.items()}})
     alert, new = alerts.open_alert(session, firing, actor="fisheries")
-    if new:
+    if new and finding.code not in DATA_QUALITY:
         from engine import jobs
 
         jobs.start_scenario(session, alert, firing.scenario)

@@ -57,6 +57,11 @@ def test_demo_prints_users_and_alerts_arrive_within_a_minute(tmp_path: Path) -> 
         aqi_alert = next(a for a in alerts if a["rule_id"] == "aqi-poor-2h")  # from the VN_AQI the IOC computed
         assert aqi_alert["entity"] == "TH-AQ-NGHISON" and aqi_alert["instance_id"]
         assert "TH-AQ-NGHISON" in s.get(f"{base}/environment").text
+        first = {v["code"]: v["latest"].get("location") for v in s.get(f"{base}/api/v1/entities?kind=vessel").json()}
+        time.sleep(5)
+        later = {v["code"]: v["latest"].get("location") for v in s.get(f"{base}/api/v1/entities?kind=vessel").json()}
+        assert len(later) == 40 and sum(first.get(k) != v for k, v in later.items()) >= 20  # the fleet moves
+        assert "Tàu cá" in s.get(f"{base}/fisheries").text
         budget = next(i for i in s.get(f"{base}/api/v1/indicators").json() if i["code"] == "budget_revenue")
         assert budget["targets"] and budget["progress"] is not None  # the demo's made-up figures and targets
     finally:
