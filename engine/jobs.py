@@ -16,7 +16,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from engine import alerts, audit, bus, entities, environment, fisheries, rule_engine, runtime
+from engine import alerts, audit, bus, entities, environment, fisheries, rule_engine, runtime, traffic
 from engine.config import settings
 from engine.db import transaction, utcnow
 from engine.errors import EngineError
@@ -116,6 +116,8 @@ def derive(session: Session, ev: Event) -> None:
         environment.on_air_quality(session, ev)
     elif ev.type == "vessel_position":
         fisheries.on_position(session, ev)
+    elif ev.type == "traffic_violation":
+        traffic.on_violation(session, ev)
 
 
 def tick_rules() -> int:

@@ -9,7 +9,7 @@ import time
 from rq import SimpleWorker
 
 from connectors import runtime
-from engine import alerts, fisheries, jobs, notifications, retention, sources, timers
+from engine import alerts, fisheries, jobs, notifications, retention, sources, timers, traffic
 from engine.db import refresh_statistics, transaction, utcnow
 from engine.queue import QUEUE_NAME
 from engine.redis_conn import redis_client
@@ -32,6 +32,7 @@ def _sweeper(stop: threading.Event) -> None:
             if time.monotonic() - last_statistics > STATISTICS_EVERY_S:
                 with transaction() as session:
                     retention.purge_events(session)
+                traffic.purge_evidence(utcnow())
                 refresh_statistics()
                 last_statistics = time.monotonic()
         except Exception:  # noqa: BLE001 - the sweeper must outlive a passing database or Redis outage
