@@ -152,7 +152,8 @@ def stations(session: Session, now: datetime, days: int = 7) -> list[dict[str, A
                     "stale": now - moment > STALE_AFTER, "location": location if isinstance(location, dict) else None,
                     "aqi": None if current is None else int(current), "category": cat,
                     "today_max": None if entity not in today_max else int(today_max[entity]),
-                    "values": {p: values.get(p) for p in PARAMETERS if isinstance(values.get(p), int | float)}})
+                    "values": {p: values.get(p) for p in PARAMETERS if isinstance(values.get(p), int | float)},
+                    "marked": values.get("status") if isinstance(values.get("status"), dict) else {}})
     return sorted(out, key=lambda s: -(s["aqi"] or -1))
 
 

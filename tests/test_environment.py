@@ -129,3 +129,20 @@ def test_water_samples_get_their_vn_wqi_and_insufficient_ones_are_refused(tmp_pa
     session.rollback()
     (obs,) = aqi_of(session, environment.WQI, "SONG-MA-01")
     assert 50 < obs.value <= 100 and obs.period_start.astimezone(VN).hour == 9  # local sampling time
+
+
+def test_the_monitor_shows_readings_under_calibration_or_device_error_as_such(client, session) -> None:
+    from tests import factories
+    from tests.test_api import login
+
+    at = datetime.now(VN).replace(minute=0, second=0, microsecond=0)
+    content = write_station_file("TH-AQ-HC", at, {"pm25": 30.0, "pm10": 45.0}, {"so2": "calibration",
+                                                                               "no2": "device_error"})
+    with transaction() as s:
+        ingest_events(s, [event_for(parse_station_file(content, station_file_name("TH-AQ-HC", at),
+                                                       datetime.now(UTC)), "files")], "test")
+    evaluate_all_pending()
+    factories.user("operator", name="trucban-mt")
+    login(client, "trucban-mt")
+    html = client.get("/environment").get_data(as_text=True)
+    assert "so2: hiệu chuẩn" in html and "no2: lỗi thiết bị" in html
