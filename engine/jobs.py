@@ -118,6 +118,8 @@ def derive(session: Session, ev: Event) -> None:
         fisheries.on_position(session, ev)
     elif ev.type == "traffic_violation":
         traffic.on_violation(session, ev)
+    elif ev.type == "plate_sighting":
+        traffic.check_watchlist(session, ev)
 
 
 def tick_rules() -> int:

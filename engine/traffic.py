@@ -36,6 +36,70 @@ def evidence_days() -> int:
     return int(os.environ.get("IOC_EVIDENCE_DAYS", "90"))
 
 
+WATCHLIST = "lists/watchlist.yaml"  # not a rule file: rules/lists/ is not read as rules
+
+
+def plate_key(plate: str) -> str:
+    """A plate as compared: letters and digits only, upper case ("36A-123.45" == "36a 12345")."""
+    return "".join(ch for ch in plate.upper() if ch.isalnum())
+
+
+def watchlist() -> dict[str, dict[str, Any]]:
+    import yaml
+
+    path = settings().rules_dir / WATCHLIST
+    if not path.exists():
+        return {}
+    data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    return {plate_key(str(e["plate"])): e for e in data.get("plates") or [] if isinstance(e, dict) and e.get("plate")}
+
+
+def check_watchlist(session: Session, event: Event) -> None:
+    """A plate on the watch list seen by a camera (in a violation or a plain sighting) raises an alert."""
+    plate = (event.values or {}).get("plate")
+    if not isinstance(plate, str) or not plate:
+        return
+    entry = watchlist().get(plate_key(plate))
+    if entry is None:
+        return
+    alerts.open_alert(session, Firing(
+        rule_id="watchlist", dedupe_key=f"watchlist:{plate_key(plate)}", title=f"Biển số theo dõi {plate} xuất hiện "
+        f"tại camera {event.entity}", severity=str(entry.get("severity") or "cao"), sector="traffic",
+        entity=event.entity, unit_code=event.unit_code, value=None, time=event.time,
+        details={"plate": plate, "reason": entry.get("reason"), "camera": event.entity}), actor="cameras")
+
+
+def sightings(session: Session, plate: str, *, approximate: bool = False, limit: int = 500) -> list[dict[str, Any]]:
+    """Where and when a plate was seen (tracing), newest first; ``approximate`` also accepts one wrong or
+    missing character (a misread), which the result marks."""
+    want = plate_key(plate)
+    out = []
+    for entity, moment, values, location in session.execute(
+            select(Event.entity, Event.time, Event.values, Event.location)
+            .where(Event.type.in_(("traffic_violation", "plate_sighting"))).order_by(Event.time.desc())):
+        seen = (values or {}).get("plate")
+        if not isinstance(seen, str):
+            continue
+        key = plate_key(seen)
+        exact = key == want
+        if exact or (approximate and _close(key, want)):
+            out.append({"camera": entity, "time": moment, "plate": seen, "exact": exact,
+                        "kind": (values or {}).get("kind"), "location": location})
+            if len(out) >= limit:
+                break
+    return out
+
+
+def _close(a: str, b: str) -> bool:
+    """At most one substitution, insertion or deletion apart."""
+    if abs(len(a) - len(b)) > 1:
+        return False
+    if len(a) == len(b):
+        return sum(x != y for x, y in zip(a, b, strict=True)) <= 1
+    short, long_ = (a, b) if len(a) < len(b) else (b, a)
+    return any(long_[:i] + long_[i + 1:] == short for i in range(len(long_)))
+
+
 def on_violation(session: Session, event: Event) -> None:
     values = event.values or {}
     kind = str(values.get("kind") or "unknown")
@@ -54,6 +118,7 @@ def on_violation(session: Session, event: Event) -> None:
         from engine import jobs
 
         jobs.start_scenario(session, alert, firing.scenario)
+    check_watchlist(session, event)
 
 
 def confirmed_counts(session: Session, since: datetime) -> dict[tuple[str, str], int]:

@@ -39,3 +39,37 @@ def test_each_violation_is_a_review_task_and_confirmed_ones_are_counted(session)
     session.rollback()
     assert traffic.confirmed_counts(session, utcnow() - timedelta(hours=1)) == {
         ("CAM-NGA-TU-BA-DINH", "red_light"): 1, ("CAM-NGA-TU-BA-DINH", "lane"): 1}
+
+
+def test_a_watch_listed_plate_raises_an_alert_and_tracing_finds_its_sightings(session) -> None:
+    from engine.db import transaction as tx
+
+    seen = [IncomingEvent(source="camera", type="plate_sighting", sector="traffic",
+                          time=utcnow() - timedelta(minutes=m), values={"plate": plate}, entity=camera,
+                          location={"lat": 19.8, "lon": 105.78})
+            for m, plate, camera in ((30, "36A-999.99", "CAM-01"), (20, "36A-999.98", "CAM-02"),
+                                     (10, "36A 99999", "CAM-03"), (5, "29B-111.11", "CAM-01"))]
+    with tx() as s:
+        ids = ingest_events(s, seen, "camera").accepted
+    jobs.process_events(ids)
+    session.rollback()
+    (alert,) = session.scalars(select(Alert).where(Alert.rule_id == "watchlist"))
+    assert "36A-999.99" in alert.title and alert.count == 2 and alert.severity == "cao"  # seen twice: grouped
+    exact = traffic.sightings(session, "36a-99999")
+    assert [s["camera"] for s in exact] == ["CAM-03", "CAM-01"]
+    near = traffic.sightings(session, "36A-999.99", approximate=True)
+    assert [(s["camera"], s["exact"]) for s in near] == [("CAM-03", True), ("CAM-02", False), ("CAM-01", True)]
+
+
+def test_tracing_over_the_api_is_for_people_with_a_reason(client) -> None:
+    from tests.test_api import assert_error, bearer
+
+    with transaction() as s:
+        ids = ingest_events(s, [violation("red_light", "36A-123.45", 3)], "camera").accepted
+    jobs.process_events(ids)
+    found = client.get("/api/v1/traffic/sightings?plate=36A12345", headers=bearer(factories.token("operator")))
+    assert [s["camera"] for s in found.get_json()] == ["CAM-NGA-TU-BA-DINH"]
+    assert_error(client.get("/api/v1/traffic/sightings?plate=36A12345",
+                            headers=bearer(factories.token("designer"))), 403)
+    listed = client.get("/api/v1/traffic/violations", headers=bearer(factories.token("leader"))).get_json()
+    assert listed["violations"][0]["plate"] == "36A-123.45" and listed["confirmed"] == []
