@@ -73,3 +73,15 @@ def test_tracing_over_the_api_is_for_people_with_a_reason(client) -> None:
                             headers=bearer(factories.token("designer"))), 403)
     listed = client.get("/api/v1/traffic/violations", headers=bearer(factories.token("leader"))).get_json()
     assert listed["violations"][0]["plate"] == "36A-123.45" and listed["confirmed"] == []
+
+
+def test_the_traffic_page_traces_a_plate_and_lists_violations(client) -> None:
+    from tests.test_api import login
+
+    with transaction() as s:
+        ids = ingest_events(s, [violation("red_light", "36A-123.45", 3)], "camera").accepted
+    jobs.process_events(ids)
+    factories.user("operator", name="trucban-gt")
+    login(client, "trucban-gt")
+    html = client.get("/traffic?plate=36A-12345&approximate=on").get_data(as_text=True)
+    assert "Vượt đèn đỏ" in html and 'id="sightings"' in html and "<b>36A-123.45</b>" in html

@@ -11,7 +11,19 @@ from flask import Flask, abort, send_from_directory
 from flask_wtf.csrf import CSRFProtect
 
 from engine.config import REPO_ROOT, settings
-from web import alert_pages, api, data_pages, db, environment_pages, errors, fisheries_pages, i18n, pages, rule_pages
+from web import (
+    alert_pages,
+    api,
+    data_pages,
+    db,
+    environment_pages,
+    errors,
+    fisheries_pages,
+    i18n,
+    pages,
+    rule_pages,
+    traffic_pages,
+)
 
 csrf = CSRFProtect()
 
@@ -51,6 +63,7 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     app.register_blueprint(data_pages.bp)
     app.register_blueprint(environment_pages.bp)
     app.register_blueprint(fisheries_pages.bp)
+    app.register_blueprint(traffic_pages.bp)
     api.init_app(app, csrf)
 
     @app.route("/static/vendor/<package>/<path:filename>", endpoint="pages_vendor")
