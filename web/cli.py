@@ -304,6 +304,41 @@ def _cmd_vessels_import(args: argparse.Namespace) -> int:
     return 0 if added or updated or not problems else 1
 
 
+def _cmd_camera_run(args: argparse.Namespace) -> int:
+    """Run one camera's pipeline (a process per camera): violations and counts stored and evaluated."""
+    from datetime import UTC, datetime
+
+    from connectors.camera import synthetic
+    from connectors.camera.runner import detect, frames_of
+    from connectors.runtime import consume
+    from engine import entities, traffic
+    from engine.db import transaction
+
+    if args.synthetic:
+        frames, calibration = synthetic.frames(), synthetic.calibration()
+    else:
+        import json as json_
+
+        from connectors.camera.runner import calibration_from_dict
+
+        with transaction() as session:
+            row = entities.get(session, "camera", args.camera)
+            attributes = dict(row.attributes or {})
+        source = args.source or attributes.get("source")
+        if not source or not attributes.get("calibration"):
+            print(f"error: camera {args.camera} needs a source and a calibration (entities registry)", file=sys.stderr)
+            return 1
+        calibration = calibration_from_dict(json_.loads(attributes["calibration"])
+                                            if isinstance(attributes["calibration"], str)
+                                            else attributes["calibration"])
+        frames = frames_of(source)
+    events = detect(frames, calibration, args.camera, evidence_dir=traffic.evidence_dir() / args.camera,
+                    started=datetime.now(UTC))
+    outcome = consume(events, f"camera:{args.camera}", evaluate=True)
+    print(f"{outcome.events} events stored (violations and counts)")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="ioc", description="IOC — Trung tâm giám sát, điều hành thông minh")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -368,6 +403,12 @@ def build_parser() -> argparse.ArgumentParser:
     p = add("import", _cmd_environment_import, "load a folder of station files (Circular 10/2021) and compute AQI", env)
     p.add_argument("dir", metavar="DIR")
     p.add_argument("--source", default="station-files", help="the source name recorded on the events")
+    camera = sub.add_parser("camera", help="AI traffic cameras").add_subparsers(dest="camera_command", required=True,
+                                                                              metavar="ACTION")
+    p = add("run", _cmd_camera_run, "run a camera's pipeline until its source ends or it is stopped", camera)
+    p.add_argument("camera", metavar="CAMERA")
+    p.add_argument("--source", help="a video file or an RTSP URL (instead of the camera's own)")
+    p.add_argument("--synthetic", action="store_true", help="the project's synthetic traffic video and calibration")
     vessels = sub.add_parser("vessels", help="the fishing-vessel register").add_subparsers(
         dest="vessels_command", required=True, metavar="ACTION")
     p = add("import", _cmd_vessels_import, "import the fisheries department's vessel register (.xlsx or .csv)",
@@ -395,7 +436,7 @@ def main(argv: list[str] | None = None) -> int:
     logging.getLogger("engine.bus").setLevel(logging.ERROR)
     parser = build_parser()
     args = parser.parse_args(argv)
-    needs_db = (args.command in ("user", "token", "process", "source", "environment", "ais", "vessels")
+    needs_db = (args.command in ("user", "token", "process", "source", "environment", "ais", "vessels", "camera")
                 or args.command == "db")
     try:
         if needs_db and args.command != "db":

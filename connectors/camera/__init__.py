@@ -1,0 +1,1 @@
+"""Traffic camera analytics: calibration geometry, tracking, violation rules, light state, plates, pipeline."""
