@@ -110,8 +110,10 @@ def on_violation(session: Session, event: Event) -> None:
                     value=values.get("plate_confidence"), time=event.time,
                     scenario={"process": PROCESS, "variables": {
                         "camera": event.entity, "kind": kind, "plate": values.get("plate"),
-                        "evidence": values.get("evidence"), "event_id": event.id}},
+                        "evidence": values.get("evidence"), "clip": values.get("clip"), "event_id": event.id,
+                        "plate_confidence": values.get("plate_confidence")}},
                     details={"kind": kind, "plate": values.get("plate"), "evidence": values.get("evidence"),
+                             "clip": values.get("clip"), "plate_confidence": values.get("plate_confidence"),
                              "track": values.get("track")})
     alert, new = alerts.open_alert(session, firing, actor="cameras")
     if new:
@@ -136,14 +138,14 @@ def confirmed_counts(session: Session, since: datetime) -> dict[tuple[str, str],
 
 
 def purge_evidence(now: datetime) -> int:
-    """Delete evidence snapshots older than the retention; returns how many."""
+    """Delete evidence (snapshots and clips) older than the retention; returns how many files."""
     cutoff = (now - timedelta(days=evidence_days())).timestamp()
     removed = 0
     root = evidence_dir()
     if not root.is_dir():
         return 0
-    for path in root.rglob("*.jpg"):
-        if path.stat().st_mtime < cutoff:
+    for path in root.rglob("*"):
+        if path.suffix in (".jpg", ".avi") and path.stat().st_mtime < cutoff:
             path.unlink(missing_ok=True)
             removed += 1
     return removed

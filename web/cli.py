@@ -315,7 +315,7 @@ def _cmd_camera_run(args: argparse.Namespace) -> int:
     from engine.db import transaction
 
     if args.synthetic:
-        frames, calibration = synthetic.frames(), synthetic.calibration()
+        frames, calibration = synthetic.frames(scale=2), synthetic.calibration(scale=2)  # 720p
     else:
         import json as json_
 

@@ -34,7 +34,9 @@ def monitor() -> Any:
 @bp.route("/evidence/<path:name>")
 @page_auth("leader", "operator", "admin", "officer")
 def evidence(name: str) -> Any:
-    """An evidence snapshot (faces blurred when stored), for the people who review violations."""
-    if ".." in name or name.startswith("/"):
+    """An evidence snapshot or clip (faces blurred when stored), for the people who review violations."""
+    if ".." in name or name.startswith("/") or not name.endswith((".jpg", ".avi")):
         abort(404)
-    return send_from_directory(traffic.evidence_dir(), name, mimetype="image/jpeg", max_age=0)
+    kind = "image/jpeg" if name.endswith(".jpg") else "video/x-msvideo"
+    return send_from_directory(traffic.evidence_dir(), name, mimetype=kind, max_age=0,
+                               as_attachment=name.endswith(".avi"))

@@ -48,6 +48,8 @@ class Calibration:
     lanes: tuple[Lane, ...] = ()
     counting_lines: tuple[Line, ...] = ()
     zones: tuple[Zone, ...] = field(default_factory=tuple)
+    motorbike_max_area: int = 900  # box area in pixels below which a vehicle is a motorbike (depends on the view)
+    truck_min_area: int = 6000  # ...and from which it is a truck or a bus
 
 
 def _inside_image(p: Point, width: int, height: int) -> bool:

@@ -22,6 +22,7 @@ class Detection:
     crop: np.ndarray  # the vehicle's pixels in that frame, for evidence
     detail: str = ""  # the line or lane concerned ("count:+1" for counts)
     light: str = "unknown"
+    image: np.ndarray | None = None  # the whole frame (not copied: frames are not changed after decoding)
 
 
 @dataclass(frozen=True)
@@ -65,4 +66,4 @@ def run(frames: Iterable[np.ndarray], calibration: Calibration, settings: Settin
         tracks = tracker.update(moving_boxes(mask, calibration, s.min_area))
         light = light_state(crop(frame, calibration.light)) if calibration.light else "unknown"
         for v in judge.step(index, tracks, light):
-            yield Detection(v.kind, v.frame, v.track_id, v.box, crop(frame, v.box).copy(), v.detail, light)
+            yield Detection(v.kind, v.frame, v.track_id, v.box, crop(frame, v.box).copy(), v.detail, light, frame)

@@ -1,6 +1,9 @@
 """Deterministic synthetic traffic video with its ground truth: an eastbound three-lane road, a stop line, a
 traffic light on a cycle, cars and motorbikes with Vietnamese plates on scripted paths (red-light runners,
-a wrong-way driver, cars changing into the motorbike lane)."""
+a wrong-way driver, cars changing into the motorbike lane).
+
+The script is written at 640x360; ``scale=2`` renders the same scene at 1280x720 (720p), where the plates are
+large enough to be read by OCR, as a real camera's plates are."""
 
 from __future__ import annotations
 
@@ -90,25 +93,28 @@ class Truth:
     vehicles: tuple[Vehicle, ...] = VEHICLES
 
 
-def calibration() -> Calibration:
+def calibration(scale: int = 1) -> Calibration:
+    k = scale
     lanes = (
-        Lane("A", _lane_poly("A"), frozenset({"straight", "left"})),
-        Lane("B", _lane_poly("B"), frozenset({"straight"})),
-        Lane("C", _lane_poly("C"), frozenset({"straight", "right"}), frozenset({"motorbike"})),
+        Lane("A", _lane_poly("A", k), frozenset({"straight", "left"})),
+        Lane("B", _lane_poly("B", k), frozenset({"straight"})),
+        Lane("C", _lane_poly("C", k), frozenset({"straight", "right"}), frozenset({"motorbike"})),
     )
-    road = ((0.0, ROAD_TOP), (WIDTH, ROAD_TOP), (WIDTH, ROAD_TOP + 3 * LANE_H), (0.0, ROAD_TOP + 3 * LANE_H))
-    bottom = float(ROAD_TOP + 3 * LANE_H)
+    top, bottom = float(ROAD_TOP * k), float((ROAD_TOP + 3 * LANE_H) * k)
+    road = ((0.0, top), (WIDTH * k, top), (WIDTH * k, bottom), (0.0, bottom))
+    x, y, w, h = LIGHT
     return Calibration(
-        WIDTH, HEIGHT,
-        stop_line=Line("stop", ((STOP_X, bottom), (STOP_X, ROAD_TOP))),  # drawn upward: eastbound is +1
-        light=LIGHT, road=road, lanes=lanes,
-        counting_lines=(Line("count", ((COUNT_X, bottom), (COUNT_X, ROAD_TOP)), one_way=True),),
+        WIDTH * k, HEIGHT * k,
+        stop_line=Line("stop", ((STOP_X * k, bottom), (STOP_X * k, top))),  # drawn upward: eastbound is +1
+        light=(x * k, y * k, w * k, h * k), road=road, lanes=lanes,
+        counting_lines=(Line("count", ((COUNT_X * k, bottom), (COUNT_X * k, top)), one_way=True),),
+        motorbike_max_area=900 * k * k, truck_min_area=6000 * k * k,
     )
 
 
-def _lane_poly(lane: str) -> tuple[tuple[float, float], ...]:
-    top, bottom = LANE_Y[lane] - LANE_H / 2, LANE_Y[lane] + LANE_H / 2
-    return ((0.0, top), (WIDTH, top), (WIDTH, bottom), (0.0, bottom))
+def _lane_poly(lane: str, k: int = 1) -> tuple[tuple[float, float], ...]:
+    top, bottom = (LANE_Y[lane] - LANE_H / 2) * k, (LANE_Y[lane] + LANE_H / 2) * k
+    return ((0.0, top), (WIDTH * k, top), (WIDTH * k, bottom), (0.0, bottom))
 
 
 def truth() -> Truth:
@@ -135,63 +141,85 @@ def truth() -> Truth:
     return t
 
 
-def _background() -> np.ndarray:
-    img = np.full((HEIGHT, WIDTH, 3), (70, 130, 90), np.uint8)  # grass
-    cv2.rectangle(img, (0, ROAD_TOP), (WIDTH, ROAD_TOP + 3 * LANE_H), (80, 80, 80), -1)
-    for k in (1, 2):
-        y = ROAD_TOP + k * LANE_H
-        for x in range(0, WIDTH, 40):
-            cv2.line(img, (x, y), (x + 20, y), (220, 220, 220), 2)
-    cv2.line(img, (STOP_X, ROAD_TOP), (STOP_X, ROAD_TOP + 3 * LANE_H), (255, 255, 255), 3)
-    x, y, w, h = LIGHT
-    cv2.rectangle(img, (x - 3, y - 3), (x + w + 3, y + h + 3), (20, 20, 20), -1)
-    cv2.line(img, (x + w // 2, y + h + 3), (x + w // 2, ROAD_TOP - 5), (50, 50, 50), 3)
+def _background(k: int = 1) -> np.ndarray:
+    img = np.full((HEIGHT * k, WIDTH * k, 3), (70, 130, 90), np.uint8)  # grass
+    cv2.rectangle(img, (0, ROAD_TOP * k), (WIDTH * k, (ROAD_TOP + 3 * LANE_H) * k), (80, 80, 80), -1)
+    for n in (1, 2):
+        y = (ROAD_TOP + n * LANE_H) * k
+        for x in range(0, WIDTH * k, 40 * k):
+            cv2.line(img, (x, y), (x + 20 * k, y), (220, 220, 220), 2 * k)
+    cv2.line(img, (STOP_X * k, ROAD_TOP * k), (STOP_X * k, (ROAD_TOP + 3 * LANE_H) * k), (255, 255, 255), 3 * k)
+    x, y, w, h = (v * k for v in LIGHT)
+    cv2.rectangle(img, (x - 3 * k, y - 3 * k), (x + w + 3 * k, y + h + 3 * k), (20, 20, 20), -1)
+    cv2.line(img, (x + w // 2, y + h + 3 * k), (x + w // 2, (ROAD_TOP - 5) * k), (50, 50, 50), 3 * k)
     return img
 
 
-def _draw_light(img: np.ndarray, state: str) -> None:
-    x, y, w, h = LIGHT
+def _draw_light(img: np.ndarray, state: str, k: int = 1) -> None:
+    x, y, w, h = (v * k for v in LIGHT)
     lit = {"red": (0, 0, 255), "yellow": (0, 220, 255), "green": (0, 255, 0)}
     for i, name in enumerate(("red", "yellow", "green")):
         c = (x + w // 2, y + h // 6 + i * h // 3)
         colour = lit[name] if name == state else (45, 45, 45)
-        cv2.circle(img, c, min(w, h // 3) // 2 - 1, colour, -1)
+        cv2.circle(img, c, min(w, h // 3) // 2 - k, colour, -1)
 
 
-def _draw_vehicle(img: np.ndarray, v: Vehicle, frame: int) -> None:
-    x, y, w, h = v.box(frame)
+def _text(img: np.ndarray, text: str, box: Rect) -> None:
+    """Black text fitted into a white box (a margin kept: OCR drops a character that touches the border)."""
+    x, y, w, h = box
+    font, thick = cv2.FONT_HERSHEY_SIMPLEX, 1 if h < 20 else 2
+    (tw, th), _ = cv2.getTextSize(text, font, 1.0, thick)
+    size = min((w - 6) / tw, (h - 6) / th)
+    (tw, th), _ = cv2.getTextSize(text, font, size, thick)
+    cv2.putText(img, text, (x + (w - tw) // 2, y + (h + th) // 2), font, size, (0, 0, 0), thick, cv2.LINE_AA)
+
+
+def _draw_vehicle(img: np.ndarray, v: Vehicle, frame: int, k: int = 1) -> None:
+    x, y, w, h = (n * k for n in v.box(frame))
     cv2.rectangle(img, (x, y), (x + w - 1, y + h - 1), v.colour, -1)
-    if v.kind == "car":
-        cv2.rectangle(img, (x + 4, y + 9), (x + w - 5, y + h - 10), (255, 255, 255), -1)  # plate
-        cv2.putText(img, v.plate, (x + 5, y + h - 12), cv2.FONT_HERSHEY_PLAIN, 0.5, (0, 0, 0), 1, cv2.LINE_AA)
-    else:
+    if k == 1:  # too small to read, as on a real camera at this size
+        if v.kind == "car":
+            cv2.rectangle(img, (x + 4, y + 9), (x + w - 5, y + h - 10), (255, 255, 255), -1)  # plate
+            cv2.putText(img, v.plate, (x + 5, y + h - 12), cv2.FONT_HERSHEY_PLAIN, 0.5, (0, 0, 0), 1, cv2.LINE_AA)
+        else:
+            top, bottom = v.plate.split(" ")
+            cv2.rectangle(img, (x + 3, y + 2), (x + w - 4, y + h - 3), (255, 255, 255), -1)
+            cv2.putText(img, top, (x + 4, y + 7), cv2.FONT_HERSHEY_PLAIN, 0.4, (0, 0, 0), 1, cv2.LINE_AA)
+            cv2.putText(img, bottom, (x + 4, y + 12), cv2.FONT_HERSHEY_PLAIN, 0.4, (0, 0, 0), 1, cv2.LINE_AA)
+        return
+    if v.kind == "car":  # a one-line plate across the middle of the car
+        px, py, pw, ph = x + 2 * k, y + h // 2 - 7 * k, w - 4 * k, 14 * k
+        cv2.rectangle(img, (px, py), (px + pw - 1, py + ph - 1), (255, 255, 255), -1)
+        _text(img, v.plate, (px, py, pw, ph))
+    else:  # a two-line motorbike plate filling the bike
+        px, py, pw, ph = x + 1 * k, y + 1 * k, w - 2 * k, h - 2 * k
+        cv2.rectangle(img, (px, py), (px + pw - 1, py + ph - 1), (255, 255, 255), -1)
         top, bottom = v.plate.split(" ")
-        cv2.rectangle(img, (x + 3, y + 2), (x + w - 4, y + h - 3), (255, 255, 255), -1)
-        cv2.putText(img, top, (x + 4, y + 7), cv2.FONT_HERSHEY_PLAIN, 0.4, (0, 0, 0), 1, cv2.LINE_AA)
-        cv2.putText(img, bottom, (x + 4, y + 12), cv2.FONT_HERSHEY_PLAIN, 0.4, (0, 0, 0), 1, cv2.LINE_AA)
+        _text(img, top, (px, py, pw, ph // 2))
+        _text(img, bottom, (px, py + ph // 2, pw, ph - ph // 2))
 
 
-def frames(count: int = FRAMES, noise: float = 2.0, seed: int = 8) -> Iterator[np.ndarray]:
+def frames(count: int = FRAMES, noise: float = 2.0, seed: int = 8, scale: int = 1) -> Iterator[np.ndarray]:
     """BGR frames, the same on every call: sensor noise comes from a seeded generator."""
     rng = np.random.default_rng(seed)
-    base = _background()
+    base = _background(scale)
     for f in range(count):
         img = base.copy()
-        _draw_light(img, light_at(f))
+        _draw_light(img, light_at(f), scale)
         for v in VEHICLES:
             if v.visible(f):
-                _draw_vehicle(img, v, f)
+                _draw_vehicle(img, v, f, scale)
         if noise:
             img = np.clip(img + rng.normal(0, noise, img.shape), 0, 255).astype(np.uint8)
         yield img
 
 
-def write(path: Path, fps: float = 25.0) -> Path:
+def write(path: Path, fps: float = 25.0, scale: int = 1) -> Path:
     """Write the video (MJPG in .avi works without extra codecs)."""
     fourcc = cv2.VideoWriter_fourcc(*("MJPG" if path.suffix == ".avi" else "mp4v"))  # type: ignore[attr-defined]
-    out = cv2.VideoWriter(str(path), fourcc, fps, (WIDTH, HEIGHT))
+    out = cv2.VideoWriter(str(path), fourcc, fps, (WIDTH * scale, HEIGHT * scale))
     try:
-        for img in frames():
+        for img in frames(scale=scale):
             out.write(img)
     finally:
         out.release()

@@ -122,7 +122,8 @@ class Rules:
 
     def _lane(self, frame: int, t: Track, lane: Lane) -> list[Violation]:
         key = (t.id, lane.name)
-        if not contains(lane.polygon, t.center) or kind_of(t) in lane.kinds:
+        cal = self.calibration
+        if not contains(lane.polygon, t.center) or kind_of(t, cal.motorbike_max_area, cal.truck_min_area) in lane.kinds:
             self._in_lane.pop(key, None)
             return []
         self._in_lane[key] = self._in_lane.get(key, 0) + 1
