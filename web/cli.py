@@ -305,22 +305,25 @@ def _cmd_vessels_import(args: argparse.Namespace) -> int:
 
 
 def _cmd_camera_run(args: argparse.Namespace) -> int:
-    """Run one camera's pipeline (a process per camera): violations and counts stored and evaluated."""
+    """Run one camera's pipeline (a process per camera): violations and counts stored and evaluated, the camera's
+    health reported on its entity."""
+    import time as time_
     from datetime import UTC, datetime
 
     from connectors.camera import synthetic
-    from connectors.camera.runner import detect, frames_of
+    from connectors.camera.runner import calibration_from_dict, detect, frames_of
     from connectors.runtime import consume
-    from engine import entities, traffic
+    from engine import cameras, entities, traffic
     from engine.db import transaction
 
+    def health(status: str, detail: str) -> None:
+        with transaction() as session:
+            cameras.report_health(session, args.camera, status, detail)
+        print(f"camera {args.camera}: {status} — {detail}", file=sys.stderr)
+
     if args.synthetic:
-        frames, calibration = synthetic.frames(scale=2), synthetic.calibration(scale=2)  # 720p
+        source, calibration = "synthetic:720p", synthetic.calibration(scale=2)
     else:
-        import json as json_
-
-        from connectors.camera.runner import calibration_from_dict
-
         with transaction() as session:
             row = entities.get(session, "camera", args.camera)
             attributes = dict(row.attributes or {})
@@ -328,13 +331,22 @@ def _cmd_camera_run(args: argparse.Namespace) -> int:
         if not source or not attributes.get("calibration"):
             print(f"error: camera {args.camera} needs a source and a calibration (entities registry)", file=sys.stderr)
             return 1
-        calibration = calibration_from_dict(json_.loads(attributes["calibration"])
-                                            if isinstance(attributes["calibration"], str)
-                                            else attributes["calibration"])
-        frames = frames_of(source)
-    events = detect(frames, calibration, args.camera, evidence_dir=traffic.evidence_dir() / args.camera,
-                    started=datetime.now(UTC))
-    outcome = consume(events, f"camera:{args.camera}", evaluate=True)
+        try:
+            calibration = calibration_from_dict(attributes["calibration"])
+        except (KeyError, TypeError, ValueError) as exc:
+            print(f"error: camera {args.camera}: calibration: {exc}", file=sys.stderr)
+            health("stopped", f"calibration cannot be used: {exc}")
+            return 1
+    frames = frames_of(source, on_health=health, size=(calibration.width, calibration.height), loop=args.loop)
+    started = time_.perf_counter()
+    try:
+        events = detect(frames, calibration, args.camera, evidence_dir=traffic.evidence_dir() / args.camera,
+                        started=datetime.now(UTC))
+        outcome = consume(events, f"camera:{args.camera}", evaluate=True)
+    except ConnectionError as exc:
+        health("unreachable", str(exc))
+        return 2
+    health("stopped", f"the source ended after {time_.perf_counter() - started:.0f} s")
     print(f"{outcome.events} events stored (violations and counts)")
     return 0
 
@@ -409,6 +421,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("camera", metavar="CAMERA")
     p.add_argument("--source", help="a video file or an RTSP URL (instead of the camera's own)")
     p.add_argument("--synthetic", action="store_true", help="the project's synthetic traffic video and calibration")
+    p.add_argument("--loop", action="store_true", help="start a file again when it ends (demonstrations)")
     vessels = sub.add_parser("vessels", help="the fishing-vessel register").add_subparsers(
         dest="vessels_command", required=True, metavar="ACTION")
     p = add("import", _cmd_vessels_import, "import the fisheries department's vessel register (.xlsx or .csv)",

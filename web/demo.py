@@ -77,6 +77,21 @@ def seed_demo_indicators(seed: int = 2026) -> int:
         return stored
 
 
+def seed_demo_camera() -> str:
+    """The synthetic traffic camera, calibrated, at the Big C roundabout in Thanh Hóa city (an illustration)."""
+    from connectors.camera import synthetic
+    from connectors.camera.runner import calibration_to_dict
+    from engine import cameras
+
+    code = "CAM-SYNTHETIC"
+    with transaction() as session:
+        row = cameras.register(session, code, name="Camera mô phỏng — nút giao minh họa", source="synthetic:720p",
+                               location={"type": "Point", "coordinates": [105.7852, 19.8067]}, actor="demo")
+        if not (row.attributes or {}).get("calibration"):
+            cameras.save_calibration(session, code, calibration_to_dict(synthetic.calibration(scale=2)), actor="demo")
+    return code
+
+
 def run_demo(host: str, port: int, simulate: bool = True) -> int:
     s = settings()
 
@@ -95,6 +110,8 @@ def run_demo(host: str, port: int, simulate: bool = True) -> int:
         code = ("import sys; from connectors.simulator import run; "
                 "run(sys.argv[1], sys.argv[2], float(sys.argv[3]))")
         interval = os.environ.get("IOC_DEMO_INTERVAL", "5")
-        return [subprocess.Popen([sys.executable, "-c", code, f"http://{host}:{port}", token, interval], env=env)]
+        camera = seed_demo_camera()  # its run once gives the traffic monitor violations to review
+        return [subprocess.Popen([sys.executable, "-c", code, f"http://{host}:{port}", token, interval], env=env),
+                subprocess.Popen([sys.executable, "-m", "web.cli", "camera", "run", camera], env=env)]
 
     return serve(host, port, before_serve=start_demo)

@@ -3,13 +3,17 @@ cameras and their freshness, and tracing a plate across cameras on a timeline.""
 
 from __future__ import annotations
 
+import os
+import threading
 from datetime import timedelta
 from typing import Any
 
-from flask import Blueprint, abort, render_template, request, send_from_directory
+from flask import Blueprint, Response, abort, flash, g, redirect, render_template, request, send_from_directory, url_for
+from flask_babel import gettext as _
 
-from engine import entities, traffic
+from engine import cameras, entities, traffic
 from engine.db import utcnow
+from engine.errors import Invalid
 from web.auth import page_auth
 from web.db import db
 
@@ -40,3 +44,109 @@ def evidence(name: str) -> Any:
     kind = "image/jpeg" if name.endswith(".jpg") else "video/x-msvideo"
     return send_from_directory(traffic.evidence_dir(), name, mimetype=kind, max_age=0,
                                as_attachment=name.endswith(".avi"))
+
+
+@bp.route("/cameras", methods=["GET", "POST"])
+@page_auth()
+def cameras_list() -> Any:
+    """The cameras with their health; operators and administrators register new ones here."""
+    if request.method == "POST":
+        if g.principal.role not in ("admin", "operator"):
+            abort(403)
+        form = request.form
+        try:
+            lat, lon = (float(form["lat"]), float(form["lon"])) if form.get("lat") and form.get("lon") else (None, None)
+        except ValueError:
+            lat = lon = None
+        try:
+            cameras.register(db(), form.get("code", ""), name=form.get("name", ""), source=form.get("source", ""),
+                             unit_code=form.get("unit_code") or None, actor=g.principal.name,
+                             location={"type": "Point", "coordinates": [lon, lat]} if lat is not None else None)
+        except Invalid as exc:
+            db().rollback()
+            flash(_("The camera is not valid") + ": " + "; ".join(f"{k}: {v}" for k, v in
+                                                                  exc.details.get("fields", {}).items()), "error")
+        else:
+            db().commit()
+            flash(_("Camera saved"), "ok")
+            return redirect(url_for("traffic_pages.camera", code=form.get("code", "").strip().upper()))
+    rows = entities.listing(db(), "camera")
+    return render_template("cameras.html", cameras=[(r, cameras.health_of(r), cameras.masked(
+        (r.attributes or {}).get("source"))) for r in rows], can_edit=g.principal.role in ("admin", "operator"))
+
+
+@bp.route("/cameras/<code>")
+@page_auth()
+def camera(code: str) -> Any:
+    """A camera: its health, its live view with overlays, and its calibration drawn on a snapshot."""
+    row = entities.get(db(), "camera", code)
+    attributes = row.attributes or {}
+    health = cameras.health_of(row)
+    return render_template("camera.html", camera=row, health=health, health_at=cameras.health_time(health),
+                           source=cameras.masked(attributes.get("source")),
+                           calibration=attributes.get("calibration") or {},
+                           can_edit=g.principal.role in ("admin", "operator"))
+
+
+def _source_and_calibration(code: str) -> tuple[str, Any]:
+    from connectors.camera.runner import calibration_from_dict
+
+    attributes = entities.get(db(), "camera", code).attributes or {}
+    source = attributes.get("source")
+    if not source:
+        abort(404)
+    try:
+        calibration = calibration_from_dict(attributes["calibration"]) if attributes.get("calibration") else None
+    except (KeyError, TypeError, ValueError):
+        calibration = None
+    return str(source), calibration
+
+
+@bp.route("/cameras/<code>/snapshot.jpg")
+@page_auth()
+def snapshot(code: str) -> Any:
+    """One frame of the camera, to draw the calibration on (faces blurred)."""
+    import cv2
+
+    from connectors.camera import live, runner
+
+    source, _cal = _source_and_calibration(code)
+    frame = live.snapshot(source)
+    if frame is None:
+        return render_template("error.html", code="camera_unreachable", status=503,
+                               message=_("The camera cannot be read now")), 503
+    image, _faces = runner.blur_faces(frame, runner._face_cascade())
+    ok, jpeg = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, 85])
+    return Response(jpeg.tobytes(), mimetype="image/jpeg", headers={"Cache-Control": "no-store"})
+
+
+_LIVE_VIEWERS = threading.BoundedSemaphore(int(os.environ.get("IOC_LIVE_VIEWERS", "4")))
+
+
+@bp.route("/cameras/<code>/live.mjpg")
+@page_auth()
+def live_view(code: str) -> Any:
+    """The live view with its overlays as MJPEG; a few viewers at once (IOC_LIVE_VIEWERS, default 4), each for
+    ten minutes at most, so that the web server keeps threads for everyone else."""
+    from connectors.camera import live
+
+    source, cal = _source_and_calibration(code)
+    if cal is None:
+        abort(409)
+    if not _LIVE_VIEWERS.acquire(blocking=False):
+        return render_template("error.html", code="too_many_viewers", status=429,
+                               message=_("Too many people are watching live views; try again in a minute")), 429
+    seconds = float(request.args.get("seconds", "600"))
+
+    def stream() -> Any:
+        try:
+            for jpeg in live.overlay_jpegs(source, cal, seconds=min(600.0, max(1.0, seconds))):
+                yield b"--frame\r\nContent-Type: image/jpeg\r\nContent-Length: " + str(len(jpeg)).encode() + \
+                    b"\r\n\r\n" + jpeg + b"\r\n"
+        except ConnectionError:
+            return
+        finally:
+            _LIVE_VIEWERS.release()
+
+    return Response(stream(), mimetype="multipart/x-mixed-replace; boundary=frame",
+                    headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"})

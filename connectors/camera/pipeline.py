@@ -10,7 +10,7 @@ import numpy as np
 
 from connectors.camera.geometry import Calibration, Rect, center, contains
 from connectors.camera.light import crop, light_state
-from connectors.camera.tracking import Rules, Tracker
+from connectors.camera.tracking import Rules, Track, Tracker
 
 
 @dataclass(frozen=True)
@@ -49,21 +49,36 @@ def moving_boxes(mask: np.ndarray, calibration: Calibration, min_area: int) -> l
     return boxes
 
 
+class MotionPath:
+    """One camera's state between frames: the background model, the tracks, the rules. :meth:`step` takes the
+    next frame; :func:`run` drives it over a whole source, the live view frame by frame."""
+
+    def __init__(self, calibration: Calibration, settings: Settings | None = None, rules: Rules | None = None):
+        s = settings or Settings()
+        self.settings, self.calibration = s, calibration
+        self.subtractor = cv2.createBackgroundSubtractorMOG2(history=s.history, varThreshold=s.var_threshold,
+                                                             detectShadows=False)
+        self.kernel = cv2.getStructuringElement(cv2.MORPH_RECT, (s.kernel, s.kernel))
+        self.tracker = Tracker(max_missing=s.max_missing)
+        self.rules = rules if rules is not None else Rules(calibration, lane_frames=s.lane_frames)
+
+    def step(self, index: int, frame: np.ndarray) -> tuple[list[Track], str, list[Detection]]:
+        """The confirmed tracks seen in this frame, the light's state, and what the rules found."""
+        mask = self.subtractor.apply(frame)
+        _, mask = cv2.threshold(mask, 127, 255, cv2.THRESH_BINARY)
+        mask = cv2.morphologyEx(mask, cv2.MORPH_OPEN, self.kernel)
+        mask = cv2.morphologyEx(mask, cv2.MORPH_CLOSE, self.kernel, iterations=2)
+        tracks = self.tracker.update(moving_boxes(mask, self.calibration, self.settings.min_area))
+        cal = self.calibration
+        light = light_state(crop(frame, cal.light)) if cal.light else "unknown"
+        found = [Detection(v.kind, v.frame, v.track_id, v.box, crop(frame, v.box).copy(), v.detail, light, frame)
+                 for v in self.rules.step(index, tracks, light)]
+        return tracks, light, found
+
+
 def run(frames: Iterable[np.ndarray], calibration: Calibration, settings: Settings | None = None,
         rules: Rules | None = None) -> Iterator[Detection]:
     """Detections frame by frame. Pass ``rules`` to read its ``counts`` afterwards."""
-    s = settings or Settings()
-    subtractor = cv2.createBackgroundSubtractorMOG2(history=s.history, varThreshold=s.var_threshold,
-                                                    detectShadows=False)
-    kernel = cv2.getStructuringElement(cv2.MORPH_RECT, (s.kernel, s.kernel))
-    tracker = Tracker(max_missing=s.max_missing)
-    judge = rules if rules is not None else Rules(calibration, lane_frames=s.lane_frames)
+    path = MotionPath(calibration, settings, rules)
     for index, frame in enumerate(frames):
-        mask = subtractor.apply(frame)
-        _, mask = cv2.threshold(mask, 127, 255, cv2.THRESH_BINARY)
-        mask = cv2.morphologyEx(mask, cv2.MORPH_OPEN, kernel)
-        mask = cv2.morphologyEx(mask, cv2.MORPH_CLOSE, kernel, iterations=2)
-        tracks = tracker.update(moving_boxes(mask, calibration, s.min_area))
-        light = light_state(crop(frame, calibration.light)) if calibration.light else "unknown"
-        for v in judge.step(index, tracks, light):
-            yield Detection(v.kind, v.frame, v.track_id, v.box, crop(frame, v.box).copy(), v.detail, light, frame)
+        yield from path.step(index, frame)[2]

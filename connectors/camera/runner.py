@@ -13,7 +13,7 @@ import logging
 import os
 import time
 from collections import Counter, deque
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -34,41 +34,104 @@ def _face_cascade() -> Any:
     return cv2.CascadeClassifier(str(path)) if path.exists() else None
 
 
+def find_faces(image: np.ndarray, cascade: Any) -> list[tuple[int, int, int, int]]:
+    if cascade is None or image.size == 0:
+        return []
+    gray = cv2.cvtColor(image, cv2.COLOR_BGR2GRAY)
+    found = cascade.detectMultiScale(gray, scaleFactor=1.1, minNeighbors=5, minSize=(12, 12))
+    return [(int(x), int(y), int(w), int(h)) for x, y, w, h in found]
+
+
+def blur_boxes(image: np.ndarray, boxes: list[tuple[int, int, int, int]], grow: float = 0.0) -> np.ndarray:
+    out = image.copy()
+    height, width = image.shape[:2]
+    for x, y, w, h in boxes:
+        dx, dy = round(w * grow), round(h * grow)
+        x0, y0, x1, y1 = max(0, x - dx), max(0, y - dy), min(width, x + w + dx), min(height, y + h + dy)
+        if x1 > x0 and y1 > y0:
+            out[y0:y1, x0:x1] = cv2.GaussianBlur(out[y0:y1, x0:x1], (0, 0), sigmaX=max(w, h) / 3)
+    return out
+
+
 def blur_faces(image: np.ndarray, cascade: Any) -> tuple[np.ndarray, int]:
     """The image with every face the cascade finds blurred (personal data, Decree 13/2023); and how many."""
     if cascade is None or image.size == 0:
         return image, 0
-    gray = cv2.cvtColor(image, cv2.COLOR_BGR2GRAY)
-    faces = cascade.detectMultiScale(gray, scaleFactor=1.1, minNeighbors=5, minSize=(12, 12))
-    out = image.copy()
-    for x, y, w, h in faces:
-        out[y:y + h, x:x + w] = cv2.GaussianBlur(out[y:y + h, x:x + w], (0, 0), sigmaX=max(w, h) / 3)
-    return out, len(faces)
+    faces = find_faces(image, cascade)
+    return blur_boxes(image, faces), len(faces)
 
 
-def frames_of(source: str, stop_after_failures: int = 5) -> Iterator[np.ndarray]:
-    """Frames of a file or stream; a stream that drops is reopened with backoff (a file simply ends)."""
-    if source.startswith("rtsp://"):
+SYNTHETIC_SCALES = {"synthetic:360p": 1, "synthetic:720p": 2, "synthetic:1080p": 3}
+Health = Callable[[str, str], None]
+
+
+def _quiet(status: str, detail: str) -> None:
+    log.info("camera health %s: %s", status, detail)
+
+
+def frames_of(source: str, stop_after_failures: int = 5, *, on_health: Health = _quiet,
+              size: tuple[int, int] | None = None, loop: bool = False) -> Iterator[np.ndarray]:
+    """Frames of a file, a stream or the synthetic video (``synthetic:720p``). A stream that drops is reopened
+    with backoff (a file simply ends, or starts again with ``loop``); an empty or corrupt frame is skipped; a
+    frame whose size is not ``size`` (the calibration's) is scaled to it. Each problem is told to ``on_health``
+    once, and ``ok`` when frames flow again."""
+    if source in SYNTHETIC_SCALES:
+        yield from _synthetic(SYNTHETIC_SCALES[source], loop)
+        return
+    if source.startswith("rtsp"):
         os.environ.setdefault("OPENCV_FFMPEG_CAPTURE_OPTIONS", "rtsp_transport;tcp")
-    failures, wait = 0, 1.0
+    stream = source.startswith(("rtsp://", "rtsps://", "http://", "https://"))
+    failures, wait, state = 0, 1.0, ""
+
+    def tell(status: str, detail: str) -> None:
+        nonlocal state
+        if status != state:
+            state = status
+            on_health(status, detail)
+
     while failures < stop_after_failures:
         capture = cv2.VideoCapture(source)
         if not capture.isOpened():
             failures += 1
-            log.warning("camera source %s cannot be opened; retrying in %.0f s", source, wait)
+            tell("unreachable", f"cannot open the source (attempt {failures}); retrying in {wait:.0f} s")
             time.sleep(wait)
             wait = min(wait * 2, RECONNECT_MAX_S)
             continue
         failures, wait = 0, 1.0
+        bad = 0
         while True:
             ok, frame = capture.read()
-            if not ok or frame is None:
+            if not ok:
                 break
+            if frame is None or frame.ndim != 3 or frame.size == 0:
+                bad += 1
+                tell("corrupt_frames", f"{bad} unreadable frames skipped")
+                if bad > 50:
+                    break
+                continue
+            if size is not None and (frame.shape[1], frame.shape[0]) != size:
+                tell("resolution_changed", f"the source sends {frame.shape[1]}x{frame.shape[0]}, the calibration "
+                     f"is for {size[0]}x{size[1]}: frames are scaled")
+                frame = cv2.resize(frame, size, interpolation=cv2.INTER_AREA)
+            elif state != "ok":
+                tell("ok", "frames are read")
             yield frame
         capture.release()
-        if not source.startswith(("rtsp://", "http://", "https://")):
+        if stream:
+            tell("stalled", "the stream stopped sending frames; reconnecting")
+            continue
+        if not loop:
             return
     raise ConnectionError(f"the camera source could not be read {stop_after_failures} times in a row")
+
+
+def _synthetic(scale: int, loop: bool) -> Iterator[np.ndarray]:
+    from connectors.camera import synthetic
+
+    while True:
+        yield from synthetic.frames(scale=scale)
+        if not loop:
+            return
 
 
 class Recorder:
@@ -79,6 +142,8 @@ class Recorder:
         self.frames, self.after, self.cascade = frames, after, cascade
         self.recent: deque[np.ndarray] = deque(maxlen=max(1, before))
         self.open: list[list[Any]] = []  # [writer, frames still to write]
+        self._faces: list[tuple[int, int, int, int]] = []
+        self._written = 0
 
     def __iter__(self) -> Iterator[np.ndarray]:
         try:
@@ -97,8 +162,13 @@ class Recorder:
             self.open.clear()
 
     def _write(self, writer: Any, frame: np.ndarray) -> None:
+        """Faces are looked for in every 5th clip frame (the cascade is the costly part) and the boxes, grown a
+        little, blurred in the frames between: a face does not move far in a fifth of a second."""
         small = _small(frame)
-        writer.write(blur_faces(small, self.cascade)[0])
+        if self._written % 5 == 0:
+            self._faces = find_faces(small, self.cascade)
+        self._written += 1
+        writer.write(blur_boxes(small, self._faces, grow=0.25))
 
     def start_clip(self, path: Path, fps: float) -> None:
         """A clip of the frames kept so far (the moment included) and of the next ``after`` frames (MJPG)."""
@@ -207,3 +277,21 @@ def calibration_from_dict(d: dict[str, Any]) -> Calibration:
     if problems:
         raise ValueError("; ".join(problems))
     return cal
+
+
+def calibration_to_dict(cal: Calibration) -> dict[str, Any]:
+    """The JSON form kept on the camera and drawn by the web editor (the inverse of :func:`calibration_from_dict`)."""
+    def line(x: Any) -> dict[str, Any]:
+        return {"name": x.name, "segment": [list(p) for p in x.segment], "forward": x.forward, "one_way": x.one_way}
+
+    return {
+        "width": cal.width, "height": cal.height,
+        "stop_line": line(cal.stop_line) if cal.stop_line else None,
+        "light": list(cal.light) if cal.light else None,
+        "road": [list(p) for p in cal.road] if cal.road else None,
+        "lanes": [{"name": x.name, "polygon": [list(p) for p in x.polygon], "directions": sorted(x.directions),
+                   "kinds": sorted(x.kinds)} for x in cal.lanes],
+        "counting_lines": [line(x) for x in cal.counting_lines],
+        "zones": [{"name": z.name, "polygon": [list(p) for p in z.polygon], "rule": z.rule} for z in cal.zones],
+        "motorbike_max_area": cal.motorbike_max_area, "truck_min_area": cal.truck_min_area,
+    }

@@ -17,6 +17,7 @@ class NotJson(EngineError):
 def init_app(app: Flask, csrf: CSRFProtect) -> IocApi:
     from web.api import (
         alerts,
+        cameras,
         directives,
         entities,
         events,
@@ -61,7 +62,7 @@ def init_app(app: Flask, csrf: CSRFProtect) -> IocApi:
             raise NotJson("Send the body as JSON (Content-Type: application/json)",
                           details={"content_type": request.mimetype})
     for module in (events, alerts, tasks, instances, directives, messages, processes, org, stream, notifications,
-                   indicators, sources, entities, traffic):
+                   indicators, sources, entities, traffic, cameras):
         # The API checks CSRF itself, for cookie sessions only (X-CSRFToken); bearer tokens need none.
         csrf.exempt(module.blp)
         api.register_blueprint(module.blp, url_prefix=f"/api/v1{module.PREFIX}")

@@ -1,0 +1,90 @@
+"""In Chromium: an operator registers a camera, draws its calibration on the snapshot (a stop line outside the
+image is refused with its name; a good one is kept), and watches the live view with its overlays; the traffic
+monitor lists the camera's violations after a run. Saves docs/screenshots/cameras.png, camera-calibration.png,
+camera-live.png and traffic.png."""
+
+from __future__ import annotations
+
+import requests
+
+from tests.conftest import Server, ioc
+from tests.test_browser import PASSWORD, SHOTS, browser, login, wait_for  # noqa: F401 - the browser fixture
+
+
+def test_an_operator_registers_calibrates_and_watches_a_camera(server: Server, browser) -> None:  # noqa: F811
+    ioc("user", "add", "trucban-cam", "--role", "operator", "--department", "TT-IOC", "--password", PASSWORD,
+        "--full-name", "Trực ban camera", env=server.env)
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    ctx = browser.new_context(viewport={"width": 1400, "height": 1000}, locale="vi-VN")
+    page = ctx.new_page()
+    login(page, server, "trucban-cam")
+    page.goto(f"{server.base}/cameras")
+    page.fill("#code", "CAM-DEMO-1")
+    page.fill("#name", "Ngã tư minh họa")
+    page.fill("#source", "synthetic:720p")
+    page.click("#new-camera button[type=submit]")
+    page.wait_for_selector("#calibration-editor")
+    assert "CAM-DEMO-1" in page.inner_text("h1")
+    page.wait_for_function("document.getElementById('cal-snapshot').naturalWidth === 1280")
+
+    box = page.locator("#cal-overlay").bounding_box()
+    sx, sy = box["width"] / 1280, box["height"] / 720
+
+    def click(x: float, y: float) -> None:
+        page.mouse.click(box["x"] + x * sx, box["y"] + y * sy)
+
+    page.select_option("#cal-tool", "road")
+    for x, y in ((0, 240), (1279, 240), (1279, 600), (0, 600)):
+        click(x, y)
+    page.click("#cal-finish")
+    page.select_option("#cal-tool", "stop_line")
+    click(840, 600)
+    click(840, 240)
+    page.select_option("#cal-tool", "light")
+    click(1120, 40)
+    click(1168, 172)
+    page.select_option("#cal-tool", "lane")
+    page.fill("#cal-name", "C")
+    page.select_option("#cal-kinds", "motorbike")
+    for x, y in ((0, 480), (1279, 480), (1279, 600), (0, 600)):
+        click(x, y)
+    page.click("#cal-finish")
+    items = page.inner_text("#cal-items")
+    assert "Vạch dừng" in items and "Đèn tín hiệu" in items and "Làn C" in items
+    page.screenshot(path=str(SHOTS / "camera-calibration.png"), full_page=True)
+
+    # a hand-edited stop line that leaves the image is refused, with the line's name
+    first_x = '"segment": [\n      [\n        '
+    text = page.input_value("#cal-json").replace(first_x + "840", first_x + "4000", 1)
+    page.click("#calibration-editor details summary")
+    page.fill("#cal-json", text)
+    page.dispatch_event("#cal-json", "change")
+    page.click("#cal-save")
+    page.wait_for_function("document.getElementById('cal-problems').children.length > 0")
+    assert "stop" in page.inner_text("#cal-problems")
+    # put it back and save
+    page.fill("#cal-json", text.replace("4000", "840", 1))
+    page.dispatch_event("#cal-json", "change")
+    page.click("#cal-save")
+    page.wait_for_function("document.getElementById('cal-status').textContent.includes('Đã lưu')")
+    kept = requests.get(f"{server.base}/api/v1/cameras/CAM-DEMO-1/calibration",
+                        cookies={c["name"]: c["value"] for c in ctx.cookies()}).json()
+    assert kept["stop_line"]["segment"][0][0] == 840 and kept["lanes"][0]["kinds"] == ["motorbike"]
+
+    page.reload()
+    page.click("#live-start")
+    page.wait_for_function("document.getElementById('live').naturalWidth > 0", timeout=30000)
+    page.wait_for_timeout(5000)  # vehicles enter the picture after about 4 s
+    page.locator("#live").screenshot(path=str(SHOTS / "camera-live.png"))
+    page.goto(f"{server.base}/cameras")
+    assert "CAM-DEMO-1" in page.inner_text("#camera-list")
+    page.screenshot(path=str(SHOTS / "cameras.png"), full_page=True)
+
+    run = ioc("camera", "run", "CAM-DEMO-1", env=server.env, check=False)
+    assert run.returncode == 0, run.stderr
+    page.goto(f"{server.base}/traffic")
+    wait_for(lambda: page.reload() or "Vượt đèn đỏ" in page.inner_text("#violations"), timeout=60)
+    page.screenshot(path=str(SHOTS / "traffic.png"), full_page=True)
+    page.goto(f"{server.base}/cameras")
+    assert "Đã dừng" in page.inner_text("#camera-list")  # the run ended with the synthetic video
+    ctx.close()

@@ -1,0 +1,105 @@
+"""Cameras over HTTP: registering one, keeping its calibration (checked first: a line outside the image is refused
+with its name), and runners on other machines reporting its health."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask.views import MethodView
+from flask_smorest import Blueprint
+from marshmallow import Schema, fields, validate
+
+from engine import cameras, entities
+from web.api.schemas import Strict
+from web.auth import api_auth, principal
+from web.db import db
+
+PREFIX = "/cameras"
+blp = Blueprint("cameras", __name__, description="AI traffic cameras: registry, calibration, health")
+KEEPERS = ("admin", "operator")
+
+
+class CameraIn(Strict):
+    code = fields.String(required=True, validate=validate.Length(min=2, max=48))
+    name = fields.String(required=True, validate=validate.Length(min=1, max=200))
+    source = fields.String(required=True, validate=validate.Length(min=3, max=500))
+    unit_code = fields.String(load_default=None, validate=validate.Length(max=20))
+    lat = fields.Float(load_default=None, validate=validate.Range(min=-90, max=90))
+    lon = fields.Float(load_default=None, validate=validate.Range(min=-180, max=180))
+
+
+class HealthIn(Strict):
+    status = fields.String(required=True, validate=validate.OneOf(cameras.HEALTH))
+    detail = fields.String(load_default="", validate=validate.Length(max=300))
+    fps = fields.Float(load_default=None, validate=validate.Range(min=0))
+
+
+class CameraOut(Schema):
+    code = fields.String()
+    name = fields.String()
+    unit_code = fields.String(allow_none=True)
+    source = fields.String()
+    calibrated = fields.Boolean()
+    health = fields.Dict()
+    last_seen = fields.DateTime(allow_none=True)
+
+
+def camera_out(row: Any) -> dict[str, Any]:
+    attributes = row.attributes or {}
+    return {"code": row.code, "name": row.name, "unit_code": row.unit_code,
+            "source": cameras.masked(attributes.get("source")), "calibrated": bool(attributes.get("calibration")),
+            "health": cameras.health_of(row), "last_seen": row.last_seen}
+
+
+@blp.route("")
+class Cameras(MethodView):
+    @api_auth()
+    @blp.response(200, CameraOut(many=True))
+    def get(self) -> list[dict[str, Any]]:
+        """The cameras, each with its health as its runner last reported it (passwords in sources masked)."""
+        return [camera_out(r) for r in entities.listing(db(), "camera")]
+
+    @api_auth(*KEEPERS)
+    @blp.arguments(CameraIn)
+    @blp.response(201, CameraOut)
+    def post(self, body: dict[str, Any]) -> dict[str, Any]:
+        """Register a camera (or change its name and source): `source` is an rtsp:// or http(s):// URL, a file
+        path on the runner's machine, or `synthetic:720p`."""
+        session = db()
+        location = ({"type": "Point", "coordinates": [body["lon"], body["lat"]]}
+                    if body["lat"] is not None and body["lon"] is not None else None)
+        row = cameras.register(session, body["code"], name=body["name"], source=body["source"],
+                               unit_code=body["unit_code"], location=location, actor=principal().name)
+        session.commit()
+        return camera_out(row)
+
+
+@blp.route("/<code>/calibration")
+class Calibration(MethodView):
+    @api_auth()
+    def get(self, code: str) -> dict[str, Any]:
+        """The camera's calibration (road, stop line, light region, lanes, counting lines, zones), or `{}`."""
+        return dict((entities.get(db(), "camera", code).attributes or {}).get("calibration") or {})
+
+    @api_auth(*KEEPERS)
+    @blp.arguments(Schema.from_dict({}, name="CalibrationIn")(unknown="include"))  # type: ignore[call-arg]
+    def put(self, body: dict[str, Any], code: str) -> dict[str, Any]:
+        """Keep a calibration drawn on a snapshot: every problem (a line outside the image, a lane with fewer
+        than three points) is answered with 422 and `details.problems`; nothing is kept until it is usable."""
+        session = db()
+        row = cameras.save_calibration(session, code, body, actor=principal().name)
+        session.commit()
+        return dict((row.attributes or {}).get("calibration") or {})
+
+
+@blp.route("/<code>/health")
+class Health(MethodView):
+    @api_auth(*KEEPERS)
+    @blp.arguments(HealthIn)
+    def post(self, body: dict[str, Any], code: str) -> dict[str, Any]:
+        """A runner (on any machine, with a token) reports its camera's health: ok, unreachable, stalled,
+        resolution_changed, corrupt_frames, stopped."""
+        session = db()
+        row = cameras.report_health(session, code, body["status"], body["detail"], fps=body["fps"])
+        session.commit()
+        return cameras.health_of(row)
