@@ -21,6 +21,7 @@ command -v npm >/dev/null || packages+=(nodejs npm)
 if [ $dev = 1 ]; then
   command -v chromium >/dev/null || packages+=(chromium fonts-noto-core)
   command -v mosquitto >/dev/null || [ -x /usr/sbin/mosquitto ] || packages+=(mosquitto)  # the MQTT connector's tests
+  [ -f /usr/share/doc/opencv-doc/examples/data/vtest.avi ] || packages+=(opencv-doc)  # vtest.avi: the camera tests
 fi
 if [ ${#packages[@]} -gt 0 ]; then
   echo "== installing Debian packages: ${packages[*]}"

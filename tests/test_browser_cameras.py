@@ -15,7 +15,7 @@ def test_an_operator_registers_calibrates_and_watches_a_camera(server: Server, b
     ioc("user", "add", "trucban-cam", "--role", "operator", "--department", "TT-IOC", "--password", PASSWORD,
         "--full-name", "Trực ban camera", env=server.env)
     SHOTS.mkdir(parents=True, exist_ok=True)
-    ctx = browser.new_context(viewport={"width": 1400, "height": 1000}, locale="vi-VN")
+    ctx = browser.new_context(viewport={"width": 1400, "height": 1400}, locale="vi-VN")
     page = ctx.new_page()
     login(page, server, "trucban-cam")
     page.goto(f"{server.base}/cameras")
@@ -43,6 +43,12 @@ def test_an_operator_registers_calibrates_and_watches_a_camera(server: Server, b
     page.select_option("#cal-tool", "light")
     click(1120, 40)
     click(1168, 172)
+    page.select_option("#cal-tool", "crowd")
+    page.fill("#cal-name", "via-he")
+    page.fill("#cal-people", "8")
+    for x, y in ((0, 604), (1276, 604), (1276, 716), (0, 716)):
+        click(x, y)
+    page.click("#cal-finish")
     page.select_option("#cal-tool", "lane")
     page.fill("#cal-name", "C")
     page.select_option("#cal-kinds", "motorbike")
@@ -50,7 +56,7 @@ def test_an_operator_registers_calibrates_and_watches_a_camera(server: Server, b
         click(x, y)
     page.click("#cal-finish")
     items = page.inner_text("#cal-items")
-    assert "Vạch dừng" in items and "Đèn tín hiệu" in items and "Làn C" in items
+    assert "Vạch dừng" in items and "Đèn tín hiệu" in items and "Làn C" in items and "(tụ tập) via-he (≥ 8)" in items
     page.screenshot(path=str(SHOTS / "camera-calibration.png"), full_page=True)
 
     # a hand-edited stop line that leaves the image is refused, with the line's name
@@ -70,6 +76,8 @@ def test_an_operator_registers_calibrates_and_watches_a_camera(server: Server, b
     kept = requests.get(f"{server.base}/api/v1/cameras/CAM-DEMO-1/calibration",
                         cookies={c["name"]: c["value"] for c in ctx.cookies()}).json()
     assert kept["stop_line"]["segment"][0][0] == 840 and kept["lanes"][0]["kinds"] == ["motorbike"]
+    zone = kept["zones"][0]
+    assert (zone["name"], zone["rule"], zone["min_people"], len(zone["polygon"])) == ("via-he", "crowd", 8, 4)
 
     page.reload()
     page.click("#live-start")

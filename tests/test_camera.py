@@ -197,9 +197,20 @@ def test_synthetic_video_violations(synthetic_run, kind):
     assert score.precision >= 0.95 and score.recall >= 0.95, score
 
 
+@pytest.mark.parametrize("scale", [1, 2])
+def test_a_car_standing_in_the_no_stopping_zone_is_reported_once(scale):
+    cal = synthetic.calibration(scale)
+    rules = Rules(cal, stop_frames=synthetic.STOP_FRAMES)
+    scene = synthetic.frames(synthetic.STOPPING_FRAMES, scale=scale, vehicles=synthetic.STOPPING)
+    detections = [d for d in run(scene, cal, rules=rules) if d.kind != "count"]
+    score, _ = matches(detections, "stopping", scale, synthetic.STOPPING, synthetic.STOPPING_FRAMES)
+    assert score.expected == 1 and score.precision == 1.0 and score.recall == 1.0, detections
+
+
 def test_synthetic_video_counts_and_evidence(synthetic_run):
     detections, counts, _ = synthetic_run
     assert counts == synthetic.truth().counts == {("count", 1): 9, ("count", -1): 1}
+    assert not [d for d in detections if d.kind == "stopping"]  # two cars drive through the zone without stopping
     for d in detections:
         assert d.crop.shape[:2] == (d.box[3], d.box[2])
     assert {d.light for d in detections if d.kind == "red_light"} == {"red"}
@@ -268,3 +279,44 @@ def test_real_clip_gives_sane_tracks_and_counts():
     assert 3 <= total <= 150, rules.counts
     assert len(ids) <= total  # a track is counted at most once per direction
     assert all(d.kind == "count" for d in detections)
+
+
+VTEST = Path("/usr/share/doc/opencv-doc/examples/data/vtest.avi")  # Debian's opencv-doc
+
+
+@pytest.mark.skipif(not VTEST.exists(), reason=f"{VTEST} is not on this machine (Debian package opencv-doc)")
+def test_people_walking_in_vtest_make_a_crowd_once_and_sane_counts():
+    from connectors.camera.geometry import Zone
+    from connectors.camera.pipeline import Settings
+    from connectors.camera.runner import frames_of
+
+    width, height = 768, 576
+    hall = ((0.0, 0.0), (width, 0.0), (width, height), (0.0, height))
+    cal = Calibration(width, height, counting_lines=(Line("giua", ((width / 2, 0), (width / 2, height))),),
+                      zones=(Zone("sanh", hall, "crowd", min_people=3),), motorbike_max_area=10**6)
+    rules = Rules(cal, crowd_cooldown=10**6)
+    found = list(run(frames_of(str(VTEST)), cal, Settings(people_every=10), rules=rules))
+    crowds = [d for d in found if d.kind == "crowd"]
+    assert len(crowds) == 1 and int(crowds[0].detail.split(":")[1]) >= 3  # reported once, with its head count
+    crossings = sum(rules.counts.values())
+    assert 3 <= crossings <= 80, rules.counts  # people do cross the middle of the hall, a few dozen times at most
+    strict = Calibration(width, height, zones=(Zone("sanh", hall, "crowd", min_people=15),))
+    assert not [d for d in run(frames_of(str(VTEST)), strict, Settings(people_every=25)) if d.kind == "crowd"]
+
+
+def test_no_crowd_is_seen_on_an_empty_road_with_cars():
+    from dataclasses import replace
+
+    from connectors.camera.geometry import Zone
+    from connectors.camera.pipeline import Settings
+
+    cal = synthetic.calibration(1)
+    cal = replace(cal, zones=(Zone("road", cal.road, "crowd", min_people=2),))
+    assert not [d for d in run(synthetic.frames(), cal, Settings(people_every=10)) if d.kind == "crowd"]
+
+
+def test_a_zone_with_an_unknown_rule_or_a_crowd_of_one_is_refused():
+    from connectors.camera.geometry import Zone
+
+    problems = validate(Calibration(640, 360, zones=(Zone("a", SQUARE, "parade"), Zone("b", SQUARE, "crowd", 1))))
+    assert any("unknown rule 'parade'" in p for p in problems) and any("at least 2 people" in p for p in problems)

@@ -29,16 +29,18 @@ class Score:
         return self.true_positives / self.expected if self.expected else 1.0
 
 
-def matches(detections: Sequence[Detection], kind: str, scale: int = 1) -> tuple[Score, dict[int, int]]:
+def matches(detections: Sequence[Detection], kind: str, scale: int = 1,
+            scene: tuple[synthetic.Vehicle, ...] = synthetic.VEHICLES, count: int = synthetic.FRAMES
+            ) -> tuple[Score, dict[int, int]]:
     """A detection is right when a vehicle due for that violation at that frame is where it says (IoU > 0.5).
     Returns the score and, for each right detection's index, the vehicle it found."""
-    expected = [e for e in synthetic.truth().violations if e.kind == kind]
+    expected = [e for e in synthetic.truth(scene, count).violations if e.kind == kind]
     found = [(i, d) for i, d in enumerate(detections) if d.kind == kind]
     hit: set[int] = set()
     vehicles: dict[int, int] = {}
     for i, d in found:
         for n, e in enumerate(expected):
-            x, y, w, h = synthetic.VEHICLES[e.vehicle].box(d.frame)
+            x, y, w, h = scene[e.vehicle].box(d.frame)
             if n not in hit and e.first <= d.frame <= e.last and iou(d.box, (x * scale, y * scale, w * scale,
                                                                                h * scale)) > 0.5:
                 hit.add(n)

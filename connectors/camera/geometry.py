@@ -11,6 +11,7 @@ Polygon = tuple[Point, ...]
 
 DIRECTIONS = frozenset({"straight", "left", "right"})
 VEHICLE_KINDS = frozenset({"motorbike", "car", "truck", "bus"})
+ZONE_RULES = ("no_stopping", "crowd")
 
 
 @dataclass(frozen=True)
@@ -35,7 +36,8 @@ class Lane:
 class Zone:
     name: str
     polygon: Polygon
-    rule: str = "no_stopping"
+    rule: str = "no_stopping"  # or "crowd": a restricted area where ``min_people`` or more is a public-order event
+    min_people: int = 5
 
 
 @dataclass(frozen=True)
@@ -86,6 +88,11 @@ def validate(cal: Calibration) -> list[str]:
             problems.append(f"{label} needs at least 3 points")
         elif any(not _inside_image(p, cal.width, cal.height) for p in poly):
             problems.append(f"{label} has points outside the image")
+    for zone in cal.zones:
+        if zone.rule not in ZONE_RULES:
+            problems.append(f"zone {zone.name!r}: unknown rule {zone.rule!r} (one of {', '.join(ZONE_RULES)})")
+        if zone.min_people < 2:
+            problems.append(f"zone {zone.name!r}: a crowd needs at least 2 people, not {zone.min_people}")
     for lane in cal.lanes:
         if bad := lane.directions - DIRECTIONS:
             problems.append(f"lane {lane.name!r}: unknown directions {sorted(bad)}")

@@ -28,10 +28,13 @@ class Detection:
 @dataclass(frozen=True)
 class Settings:
     min_area: int = 150  # pixels; smaller blobs are noise
-    history: int = 300
+    history: int = 1000
+    background_ratio: float = 0.5
     var_threshold: float = 32.0
     kernel: int = 5
     lane_frames: int = 15
+    people_every: int = 25  # frames between person-detector runs on cameras with a crowd zone (1 s at 25 fps)
+    stop_frames: int = 50  # standing still this long in a no-stopping zone is a violation (2 s at 25 fps)
     max_missing: int = 5
 
 
@@ -58,9 +61,18 @@ class MotionPath:
         self.settings, self.calibration = s, calibration
         self.subtractor = cv2.createBackgroundSubtractorMOG2(history=s.history, varThreshold=s.var_threshold,
                                                              detectShadows=False)
+        # A vehicle that stops stays foreground while the road's weight in the model is above this ratio:
+        # about history x ln(1 / ratio) frames (0.5 and 1,000: 27 s at 25 fps), long enough to judge stopping.
+        self.subtractor.setBackgroundRatio(s.background_ratio)
         self.kernel = cv2.getStructuringElement(cv2.MORPH_RECT, (s.kernel, s.kernel))
         self.tracker = Tracker(max_missing=s.max_missing)
-        self.rules = rules if rules is not None else Rules(calibration, lane_frames=s.lane_frames)
+        self.people = None
+        if any(z.rule == "crowd" for z in calibration.zones):
+            from connectors.camera.people import PeopleDetector
+
+            self.people = PeopleDetector()
+        self.rules = rules if rules is not None else Rules(calibration, lane_frames=s.lane_frames,
+                                                           stop_frames=s.stop_frames)
 
     def step(self, index: int, frame: np.ndarray) -> tuple[list[Track], str, list[Detection]]:
         """The confirmed tracks seen in this frame, the light's state, and what the rules found."""
@@ -71,8 +83,11 @@ class MotionPath:
         tracks = self.tracker.update(moving_boxes(mask, self.calibration, self.settings.min_area))
         cal = self.calibration
         light = light_state(crop(frame, cal.light)) if cal.light else "unknown"
+        judged = self.rules.step(index, tracks, light)
+        if self.people is not None and index % self.settings.people_every == 0:
+            judged += self.rules.people(index, self.people.detect(frame))
         found = [Detection(v.kind, v.frame, v.track_id, v.box, crop(frame, v.box).copy(), v.detail, light, frame)
-                 for v in self.rules.step(index, tracks, light)]
+                 for v in judged]
         return tracks, light, found
 
 

@@ -218,7 +218,7 @@ def detect(frames: Iterable[np.ndarray], calibration: Calibration, camera: str, 
         if d.kind == "count":
             counts[d.detail] += 1
         else:
-            reading = ocr.read_plate(d.crop) if read_plates else None
+            reading = ocr.read_plate(d.crop) if read_plates and d.kind != "crowd" else None
             plate = reading.plate if reading else None
             frame = d.image if d.image is not None else d.crop
             label = f"{d.kind} #{d.track_id}" + (f" {plate.text}" if plate else "")
@@ -270,8 +270,8 @@ def calibration_from_dict(d: dict[str, Any]) -> Calibration:
                          **({"directions": frozenset(x["directions"])} if x.get("directions") else {}),
                          **({"kinds": frozenset(x["kinds"])} if x.get("kinds") else {})) for x in d.get("lanes", [])),
         counting_lines=tuple(line(x) for x in d.get("counting_lines", [])),
-        zones=tuple(Zone(name=str(x["name"]), polygon=poly(x["polygon"]), rule=str(x.get("rule", "no_stopping")))
-                    for x in d.get("zones", [])),
+        zones=tuple(Zone(name=str(x["name"]), polygon=poly(x["polygon"]), rule=str(x.get("rule", "no_stopping")),
+                         min_people=int(x.get("min_people", 5))) for x in d.get("zones", [])),
         **{k: int(d[k]) for k in ("motorbike_max_area", "truck_min_area") if d.get(k)})
     problems = validate(cal)
     if problems:
@@ -292,6 +292,7 @@ def calibration_to_dict(cal: Calibration) -> dict[str, Any]:
         "lanes": [{"name": x.name, "polygon": [list(p) for p in x.polygon], "directions": sorted(x.directions),
                    "kinds": sorted(x.kinds)} for x in cal.lanes],
         "counting_lines": [line(x) for x in cal.counting_lines],
-        "zones": [{"name": z.name, "polygon": [list(p) for p in z.polygon], "rule": z.rule} for z in cal.zones],
+        "zones": [{"name": z.name, "polygon": [list(p) for p in z.polygon], "rule": z.rule,
+                   "min_people": z.min_people} for z in cal.zones],
         "motorbike_max_area": cal.motorbike_max_area, "truck_min_area": cal.truck_min_area,
     }

@@ -14,7 +14,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from connectors.camera.geometry import Calibration, Lane, Line, Rect
+from connectors.camera.geometry import Calibration, Lane, Line, Rect, Zone, contains
 
 WIDTH, HEIGHT, FRAMES = 640, 360, 300
 ROAD_TOP, LANE_H = 120, 60
@@ -23,6 +23,8 @@ STOP_X, COUNT_X = 420, 200
 LIGHT: Rect = (560, 20, 24, 66)
 SIZES = {"car": (64, 32), "motorbike": (30, 16)}
 LANE_FRAMES = 15
+STOP_FRAMES = 50  # standing still this long in the no-stopping zone is a violation
+NO_STOPPING = ((460.0, 120.0), (620.0, 120.0), (620.0, 180.0), (460.0, 180.0))  # lane A past the junction
 
 
 def light_at(frame: int) -> str:
@@ -44,9 +46,13 @@ class Vehicle:
     change_to: str | None = None  # lane it moves into...
     change_at: int = 0  # ...over the 15 frames from this one
     colour: tuple[int, int, int] = (40, 60, 200)
+    pause: tuple[int, int] | None = None  # (first frame, frames) it stands still
 
     def centre(self, frame: int) -> tuple[float, float]:
-        x = STOP_X + self.speed * (frame - self.stop_frame)
+        moving = frame
+        if self.pause is not None and frame > self.pause[0]:
+            moving = max(self.pause[0], frame - self.pause[1])
+        x = STOP_X + self.speed * (moving - self.stop_frame)
         y = float(LANE_Y[self.lane])
         if self.change_to is not None and frame > self.change_at:
             t = min(1.0, (frame - self.change_at) / 15)
@@ -75,6 +81,11 @@ VEHICLES = (
     Vehicle("36F-135.79", "car", "B", 260, change_to="C", change_at=200, colour=(60, 120, 160)),
     Vehicle("36-D1 246.02", "motorbike", "C", 245, colour=(180, 60, 200)),
 )
+
+
+# A second, shorter scene: a car stops for 2.4 s in the no-stopping zone (lane A past the junction), on green.
+STOPPING = (Vehicle("36A-555.10", "car", "A", 100, pause=(120, 60), colour=(20, 120, 180)),)
+STOPPING_FRAMES = 220
 
 
 @dataclass(frozen=True)
@@ -108,6 +119,7 @@ def calibration(scale: int = 1) -> Calibration:
         stop_line=Line("stop", ((STOP_X * k, bottom), (STOP_X * k, top))),  # drawn upward: eastbound is +1
         light=(x * k, y * k, w * k, h * k), road=road, lanes=lanes,
         counting_lines=(Line("count", ((COUNT_X * k, bottom), (COUNT_X * k, top)), one_way=True),),
+        zones=(Zone("no-stop-A", tuple((x * k, y * k) for x, y in NO_STOPPING), "no_stopping"),),
         motorbike_max_area=900 * k * k, truck_min_area=6000 * k * k,
     )
 
@@ -117,12 +129,12 @@ def _lane_poly(lane: str, k: int = 1) -> tuple[tuple[float, float], ...]:
     return ((0.0, top), (WIDTH * k, top), (WIDTH * k, bottom), (0.0, bottom))
 
 
-def truth() -> Truth:
+def truth(vehicles: tuple[Vehicle, ...] = VEHICLES, count: int = FRAMES) -> Truth:
     """What a perfect detector reports on :func:`frames`, computed from the scripts, not from the pixels."""
-    t = Truth()
-    for i, v in enumerate(VEHICLES):
+    t = Truth(vehicles=vehicles)
+    for i, v in enumerate(vehicles):
         for line, x_line in (("count", COUNT_X), ("stop", STOP_X)):
-            for f in range(1, FRAMES):
+            for f in range(1, count):
                 x0, x1 = v.centre(f - 1)[0], v.centre(f)[0]
                 sign = 1 if x0 <= x_line < x1 else -1 if x1 <= x_line < x0 else 0
                 if not sign or not (v.visible(f - 1) and v.visible(f)):
@@ -134,10 +146,13 @@ def truth() -> Truth:
                 elif sign > 0 and light_at(f) == "red":
                     t.violations.append(Expected("red_light", i, v.plate, f - 2, f + 2))
         if v.kind == "car":
-            inside = [f for f in range(FRAMES) if v.visible(f) and abs(v.centre(f)[1] - LANE_Y["C"]) < LANE_H / 2]
+            inside = [f for f in range(count) if v.visible(f) and abs(v.centre(f)[1] - LANE_Y["C"]) < LANE_H / 2]
             if len(inside) > LANE_FRAMES:
                 due = inside[0] + LANE_FRAMES
                 t.violations.append(Expected("lane", i, v.plate, due - 3, due + 3))
+        if v.pause is not None and contains(NO_STOPPING, v.centre(v.pause[0])) and v.pause[1] > STOP_FRAMES:
+            due = v.pause[0] + STOP_FRAMES
+            t.violations.append(Expected("stopping", i, v.plate, due - 3, due + 5))
     return t
 
 
@@ -199,14 +214,15 @@ def _draw_vehicle(img: np.ndarray, v: Vehicle, frame: int, k: int = 1) -> None:
         _text(img, bottom, (px, py + ph // 2, pw, ph - ph // 2))
 
 
-def frames(count: int = FRAMES, noise: float = 2.0, seed: int = 8, scale: int = 1) -> Iterator[np.ndarray]:
+def frames(count: int = FRAMES, noise: float = 2.0, seed: int = 8, scale: int = 1,
+           vehicles: tuple[Vehicle, ...] = VEHICLES) -> Iterator[np.ndarray]:
     """BGR frames, the same on every call: sensor noise comes from a seeded generator."""
     rng = np.random.default_rng(seed)
     base = _background(scale)
     for f in range(count):
         img = base.copy()
         _draw_light(img, light_at(f), scale)
-        for v in VEHICLES:
+        for v in vehicles:
             if v.visible(f):
                 _draw_vehicle(img, v, f, scale)
         if noise:

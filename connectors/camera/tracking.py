@@ -6,7 +6,7 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from connectors.camera.geometry import Calibration, Lane, Point, Rect, center, contains, crossed, iou
+from connectors.camera.geometry import Calibration, Lane, Point, Rect, Zone, center, contains, crossed, iou
 
 
 @dataclass
@@ -96,8 +96,13 @@ class Rules:
 
     calibration: Calibration
     lane_frames: int = 15  # frames a vehicle must stay in a forbidden lane to be an encroachment
+    stop_frames: int = 50  # frames a vehicle must stand still in a no-stopping zone (2 s at 25 fps)
     counts: dict[tuple[str, int], int] = field(default_factory=dict)
     _in_lane: dict[tuple[int, str], int] = field(default_factory=dict)
+    _still: dict[tuple[int, str], tuple[int, tuple[float, float]]] = field(default_factory=dict)
+    crowd_checks: int = 2  # consecutive people counts at or above a zone's minimum that make a crowd
+    crowd_cooldown: int = 25 * 300  # frames before the same zone's crowd is reported again (5 min at 25 fps)
+    _crowd: dict[str, tuple[int, int]] = field(default_factory=dict)  # zone -> (streak, last reported frame)
     _reported: set[tuple[str, int, str]] = field(default_factory=set)
 
     def step(self, frame: int, tracks: Sequence[Track], light: str) -> list[Violation]:
@@ -118,7 +123,45 @@ class Rules:
                         out += self._once("wrong_way", t, frame, line.name)
             for lane in cal.lanes:
                 out += self._lane(frame, t, lane)
+            for zone in cal.zones:
+                if zone.rule == "no_stopping":
+                    out += self._stopping(frame, t, zone)
         return out
+
+    def people(self, frame: int, boxes: Sequence[Rect]) -> list[Violation]:
+        """People seen in this frame (their feet in a crowd zone count): a crowd when a zone holds at least its
+        ``min_people`` in ``crowd_checks`` checks in a row; reported again only after ``crowd_cooldown``."""
+        out: list[Violation] = []
+        for zone in self.calibration.zones:
+            if zone.rule != "crowd":
+                continue
+            inside = [b for b in boxes if contains(zone.polygon, (b[0] + b[2] / 2, b[1] + b[3]))]
+            streak, last = self._crowd.get(zone.name, (0, -10**9))
+            streak = streak + 1 if len(inside) >= zone.min_people else 0
+            if streak >= self.crowd_checks and frame - last >= self.crowd_cooldown:
+                x0, y0 = min(b[0] for b in inside), min(b[1] for b in inside)
+                x1, y1 = max(b[0] + b[2] for b in inside), max(b[1] + b[3] for b in inside)
+                out.append(Violation("crowd", 0, frame, (x0, y0, x1 - x0, y1 - y0), f"{zone.name}:{len(inside)}"))
+                last = frame
+            self._crowd[zone.name] = (streak, last)
+        return out
+
+    def _stopping(self, frame: int, t: Track, zone: Zone) -> list[Violation]:
+        """A vehicle whose centre stays within a quarter of its size of where it stopped, inside the zone, for
+        ``stop_frames`` frames: stopping where it is forbidden. Moving on resets the clock."""
+        key = (t.id, zone.name)
+        if not contains(zone.polygon, t.center):
+            self._still.pop(key, None)
+            return []
+        x, y = t.center
+        since = self._still.get(key)
+        tolerance = 0.25 * max(t.box[2], t.box[3])
+        if since is None or abs(x - since[1][0]) > tolerance or abs(y - since[1][1]) > tolerance:
+            self._still[key] = (frame, (x, y))
+            return []
+        if frame - since[0] >= self.stop_frames:
+            return self._once("stopping", t, frame, zone.name)
+        return []
 
     def _lane(self, frame: int, t: Track, lane: Lane) -> list[Violation]:
         key = (t.id, lane.name)

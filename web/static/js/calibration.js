@@ -53,7 +53,9 @@
       el("text", { x: l.polygon[0][0] + 8, y: l.polygon[0][1] + 8 + 6 * stroke, class: "cal-label",
                    "font-size": 8 * stroke }, l.name + (l.kinds && l.kinds.length < 4 ? " (" + l.kinds.join(", ") + ")" : ""));
     });
-    cal.zones.forEach(function (z) { el("polygon", { points: pts(z.polygon), class: "cal-zone", "stroke-width": stroke }); });
+    cal.zones.forEach(function (z) {
+      el("polygon", { points: pts(z.polygon), class: z.rule === "crowd" ? "cal-crowd" : "cal-zone", "stroke-width": stroke });
+    });
     cal.counting_lines.forEach(function (c) {
       el("line", { x1: c.segment[0][0], y1: c.segment[0][1], x2: c.segment[1][0], y2: c.segment[1][1],
                    class: "cal-count", "stroke-width": stroke });
@@ -96,7 +98,10 @@
     cal.counting_lines.forEach(function (c, i) {
       out.push({ label: L.counting_line + " " + c.name, remove: function () { cal.counting_lines.splice(i, 1); } });
     });
-    cal.zones.forEach(function (z, i) { out.push({ label: L.zone + " " + z.name, remove: function () { cal.zones.splice(i, 1); } }); });
+    cal.zones.forEach(function (z, i) {
+      var label = z.rule === "crowd" ? L.crowd + " " + z.name + " (≥ " + (z.min_people || 5) + ")" : L.zone + " " + z.name;
+      out.push({ label: label, remove: function () { cal.zones.splice(i, 1); } });
+    });
     return out;
   }
 
@@ -107,7 +112,7 @@
 
   function finish() {
     var t = tool();
-    if ((t === "road" || t === "lane" || t === "zone") && pending.length >= 3) {
+    if ((t === "road" || t === "lane" || t === "zone" || t === "crowd") && pending.length >= 3) {
       if (t === "road") { cal.road = pending; }
       if (t === "lane") {
         var kinds = document.getElementById("cal-kinds").value;
@@ -116,6 +121,10 @@
         cal.lanes.push(lane);
       }
       if (t === "zone") { cal.zones.push({ name: nameOf(), polygon: pending, rule: "no_stopping" }); }
+      if (t === "crowd") {
+        var people = parseInt(document.getElementById("cal-people").value, 10) || 5;
+        cal.zones.push({ name: nameOf(), polygon: pending, rule: "crowd", min_people: people });
+      }
       changed();
     }
   }
