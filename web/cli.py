@@ -306,7 +306,11 @@ def _cmd_vessels_import(args: argparse.Namespace) -> int:
 
 def _cmd_camera_run(args: argparse.Namespace) -> int:
     """Run one camera's pipeline (a process per camera): violations and counts stored and evaluated, the camera's
-    health reported on its entity."""
+    health reported on its entity. With ``--api`` (or IOC_API_URL and IOC_API_TOKEN) it runs on any machine and
+    reports through the API instead of the database."""
+    api_url = args.api or os.environ.get("IOC_API_URL")
+    if api_url:
+        return _camera_run_over_api(args, api_url)
     import time as time_
     from datetime import UTC, datetime
 
@@ -348,6 +352,70 @@ def _cmd_camera_run(args: argparse.Namespace) -> int:
         return 2
     health("stopped", f"the source ended after {time_.perf_counter() - started:.0f} s")
     print(f"{outcome.events} events stored (violations and counts)")
+    return 0
+
+
+def _camera_run_over_api(args: argparse.Namespace, api_url: str) -> int:
+    import tempfile
+    import time as time_
+    from datetime import UTC, datetime
+    from pathlib import Path as Path_
+
+    from connectors.camera import synthetic
+    from connectors.camera.reporter import ApiError, ApiReporter
+    from connectors.camera.runner import calibration_from_dict, detect, frames_of
+
+    token = args.token or os.environ.get("IOC_API_TOKEN")
+    if not token:
+        print("error: --api needs a token (--token or IOC_API_TOKEN), made with `ioc token create`", file=sys.stderr)
+        return 1
+    reporter = ApiReporter(api_url, token, args.camera)
+
+    def health(status: str, detail: str) -> None:
+        reporter.health(status, detail)
+        print(f"camera {args.camera}: {status} — {detail}", file=sys.stderr)
+
+    try:
+        if args.synthetic:
+            source, calibration = args.source or "synthetic:720p", synthetic.calibration(scale=2)
+        else:
+            source = args.source
+            if not source:
+                print("error: a runner on another machine is given its source with --source", file=sys.stderr)
+                return 1
+            calibration = calibration_from_dict(reporter.calibration())
+    except (ApiError, KeyError, TypeError, ValueError) as exc:
+        print(f"error: camera {args.camera}: calibration: {exc}", file=sys.stderr)
+        return 1
+    outbox = Path_(tempfile.mkdtemp(prefix=f"ioc-{args.camera}-"))
+    sent = uploaded = 0
+
+    def clip_done(path: Path_) -> None:
+        nonlocal uploaded
+        reporter.upload(path)
+        path.unlink(missing_ok=True)
+        uploaded += 1
+
+    frames = frames_of(source, on_health=health, size=(calibration.width, calibration.height), loop=args.loop)
+    started = time_.perf_counter()
+    try:
+        for event in detect(frames, calibration, args.camera, evidence_dir=outbox, started=datetime.now(UTC),
+                            on_clip=clip_done):
+            snapshot = (event.values or {}).get("evidence")
+            if snapshot:
+                path = outbox / str(snapshot).split("/", 1)[1]
+                reporter.upload(path)
+                path.unlink(missing_ok=True)
+                uploaded += 1
+            sent += reporter.send([event])
+    except ConnectionError as exc:
+        health("unreachable", str(exc))
+        return 2
+    except ApiError as exc:
+        print(f"error: camera {args.camera}: {exc}", file=sys.stderr)
+        return 2
+    health("stopped", f"the source ended after {time_.perf_counter() - started:.0f} s")
+    print(f"{sent} events sent, {uploaded} evidence files uploaded to {api_url}")
     return 0
 
 
@@ -422,6 +490,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--source", help="a video file or an RTSP URL (instead of the camera's own)")
     p.add_argument("--synthetic", action="store_true", help="the project's synthetic traffic video and calibration")
     p.add_argument("--loop", action="store_true", help="start a file again when it ends (demonstrations)")
+    p.add_argument("--api", help="report through this IOC's API (a runner on another machine); or IOC_API_URL")
+    p.add_argument("--token", help="the API token for --api (ioc token create); or IOC_API_TOKEN")
     vessels = sub.add_parser("vessels", help="the fishing-vessel register").add_subparsers(
         dest="vessels_command", required=True, metavar="ACTION")
     p = add("import", _cmd_vessels_import, "import the fisheries department's vessel register (.xlsx or .csv)",
@@ -451,6 +521,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     needs_db = (args.command in ("user", "token", "process", "source", "environment", "ais", "vessels", "camera")
                 or args.command == "db")
+    if args.command == "camera" and (getattr(args, "api", None) or os.environ.get("IOC_API_URL")):
+        needs_db = False  # a runner on another machine speaks to the API only
     try:
         if needs_db and args.command != "db":
             from web.server import prepare

@@ -138,10 +138,11 @@ class Recorder:
     """Passes frames through while keeping the last few, so that a violation's clip starts before the moment, and
     feeds the clips still being written the frames after it."""
 
-    def __init__(self, frames: Iterable[np.ndarray], before: int, after: int, cascade: Any) -> None:
-        self.frames, self.after, self.cascade = frames, after, cascade
+    def __init__(self, frames: Iterable[np.ndarray], before: int, after: int, cascade: Any,
+                 on_clip: Callable[[Path], None] | None = None) -> None:
+        self.frames, self.after, self.cascade, self.on_clip = frames, after, cascade, on_clip
         self.recent: deque[np.ndarray] = deque(maxlen=max(1, before))
-        self.open: list[list[Any]] = []  # [writer, frames still to write]
+        self.open: list[list[Any]] = []  # [writer, frames still to write, path]
         self._faces: list[tuple[int, int, int, int]] = []
         self._written = 0
 
@@ -153,13 +154,17 @@ class Recorder:
                     self._write(clip[0], frame)
                     clip[1] -= 1
                 for clip in [c for c in self.open if c[1] <= 0]:
-                    clip[0].release()
-                    self.open.remove(clip)
+                    self._close(clip)
                 yield frame
         finally:
-            for writer, _ in self.open:
-                writer.release()
-            self.open.clear()
+            for clip in list(self.open):
+                self._close(clip)
+
+    def _close(self, clip: list[Any]) -> None:
+        clip[0].release()
+        self.open.remove(clip)
+        if self.on_clip is not None:
+            self.on_clip(clip[2])
 
     def _write(self, writer: Any, frame: np.ndarray) -> None:
         """Faces are looked for in every 5th clip frame (the cascade is the costly part) and the boxes, grown a
@@ -177,7 +182,7 @@ class Recorder:
         writer = cv2.VideoWriter(str(path), fourcc, fps, (width, height))
         for frame in self.recent:
             self._write(writer, frame)
-        self.open.append([writer, self.after])
+        self.open.append([writer, self.after, path])
 
 
 def _small(frame: np.ndarray, width: int = 640) -> np.ndarray:
@@ -204,12 +209,12 @@ def annotate(frame: np.ndarray, box: Rect, label: str, plate_box: Rect | None) -
 
 def detect(frames: Iterable[np.ndarray], calibration: Calibration, camera: str, *, evidence_dir: Path,
            started: datetime, fps: float = 25.0, count_every: int = 250, clip_seconds: tuple[float, float] = (2, 1),
-           read_plates: bool = True) -> Iterator[IncomingEvent]:
+           read_plates: bool = True, on_clip: Callable[[Path], None] | None = None) -> Iterator[IncomingEvent]:
     """Events from a camera's frames: one per violation (its plate read, an annotated snapshot and a short clip
     kept as evidence), counts every ``count_every`` frames."""
     cascade = _face_cascade()
     evidence_dir.mkdir(parents=True, exist_ok=True)
-    recorder = Recorder(frames, round(clip_seconds[0] * fps), round(clip_seconds[1] * fps), cascade)
+    recorder = Recorder(frames, round(clip_seconds[0] * fps), round(clip_seconds[1] * fps), cascade, on_clip)
     counts: Counter[str] = Counter()
     last_frame = 0
     for d in pipeline.run(recorder, calibration):

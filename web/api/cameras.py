@@ -3,13 +3,16 @@ with its name), and runners on other machines reporting its health."""
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
+from flask import request
 from flask.views import MethodView
 from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
 
-from engine import cameras, entities
+from engine import audit, cameras, entities
+from engine.errors import N_, Invalid
 from web.api.schemas import Strict
 from web.auth import api_auth, principal
 from web.db import db
@@ -103,3 +106,40 @@ class Health(MethodView):
         row = cameras.report_health(session, code, body["status"], body["detail"], fps=body["fps"])
         session.commit()
         return cameras.health_of(row)
+
+
+EVIDENCE_NAME = re.compile(r"^\d{8}T\d{6}-\d+-[a-z_]+\.(jpg|avi)$")
+EVIDENCE_MAX = 50 * 1024 * 1024
+
+
+@blp.route("/<code>/evidence")
+class Evidence(MethodView):
+    @api_auth(*KEEPERS)
+    def post(self, code: str) -> tuple[dict[str, Any], int]:
+        """A runner on another machine uploads a violation's snapshot (JPEG) or clip (MJPEG AVI) as multipart
+        `file`, named as its event's `evidence` or `clip` says (`20261125T081500-12-red_light.jpg`); kept for
+        IOC_EVIDENCE_DAYS like local evidence."""
+        from engine import traffic
+
+        entities.get(db(), "camera", code)
+        upload = request.files.get("file")
+        if upload is None or not upload.filename:
+            raise Invalid(N_("Send the evidence as a multipart file named file"))
+        name = upload.filename
+        if not EVIDENCE_NAME.match(name):
+            raise Invalid(N_("An evidence file is named like 20261125T081500-12-red_light.jpg"),
+                          details={"filename": name})
+        data = upload.read(EVIDENCE_MAX + 1)
+        if len(data) > EVIDENCE_MAX:
+            raise Invalid(N_("An evidence file is 50 MB at most"), details={"filename": name})
+        looks_right = (data[:3] == b"\xff\xd8\xff" if name.endswith(".jpg")
+                       else data[:4] == b"RIFF" and data[8:12] == b"AVI ")
+        if not looks_right:
+            raise Invalid(N_("The file is not what its name says (JPEG or AVI)"), details={"filename": name})
+        folder = traffic.evidence_dir() / code
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / name).write_bytes(data)
+        session = db()
+        audit.record(session, principal().name, "camera.evidence", "camera", code, file=name, size=len(data))
+        session.commit()
+        return {"evidence": f"{code}/{name}", "size": len(data)}, 201
