@@ -345,7 +345,7 @@ def _cmd_camera_run(args: argparse.Namespace) -> int:
     started = time_.perf_counter()
     try:
         events = detect(frames, calibration, args.camera, evidence_dir=traffic.evidence_dir() / args.camera,
-                        started=datetime.now(UTC))
+                        started=datetime.now(UTC), settings=_camera_settings(args))
         outcome = consume(events, f"camera:{args.camera}", evaluate=True)
     except ConnectionError as exc:
         health("unreachable", str(exc))
@@ -353,6 +353,15 @@ def _cmd_camera_run(args: argparse.Namespace) -> int:
     health("stopped", f"the source ended after {time_.perf_counter() - started:.0f} s")
     print(f"{outcome.events} events stored (violations and counts)")
     return 0
+
+
+def _camera_settings(args: argparse.Namespace) -> object:
+    """The pipeline's settings: the deployment's ONNX detector when one is configured (--detector or
+    IOC_CAMERA_DETECTOR); a model that cannot be loaded stops the runner with its reason."""
+    from connectors.camera.detector import configured
+    from connectors.camera.pipeline import Settings
+
+    return Settings(detector=configured(args.detector))
 
 
 def _camera_run_over_api(args: argparse.Namespace, api_url: str) -> int:
@@ -400,7 +409,7 @@ def _camera_run_over_api(args: argparse.Namespace, api_url: str) -> int:
     started = time_.perf_counter()
     try:
         for event in detect(frames, calibration, args.camera, evidence_dir=outbox, started=datetime.now(UTC),
-                            on_clip=clip_done):
+                            on_clip=clip_done, settings=_camera_settings(args)):
             snapshot = (event.values or {}).get("evidence")
             if snapshot:
                 path = outbox / str(snapshot).split("/", 1)[1]
@@ -490,6 +499,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--source", help="a video file or an RTSP URL (instead of the camera's own)")
     p.add_argument("--synthetic", action="store_true", help="the project's synthetic traffic video and calibration")
     p.add_argument("--loop", action="store_true", help="start a file again when it ends (demonstrations)")
+    p.add_argument("--detector", help="an ONNX object detector (YOLOv8 export) instead of motion; or "
+                   "IOC_CAMERA_DETECTOR")
     p.add_argument("--api", help="report through this IOC's API (a runner on another machine); or IOC_API_URL")
     p.add_argument("--token", help="the API token for --api (ioc token create); or IOC_API_TOKEN")
     vessels = sub.add_parser("vessels", help="the fishing-vessel register").add_subparsers(

@@ -28,3 +28,6 @@ class PeopleDetector:
             if float(weight) >= self.min_weight:
                 out.append((round(x / factor), round(y / factor), round(w / factor), round(h / factor)))
         return out
+
+    def people(self, frame: np.ndarray) -> list[Rect]:
+        return self.detect(frame)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from typing import Any
 
 import cv2
 import numpy as np
@@ -33,6 +34,7 @@ class Settings:
     var_threshold: float = 32.0
     kernel: int = 5
     lane_frames: int = 15
+    detector: Any = None  # an OnnxDetector (connectors.camera.detector): vehicles and people from a model
     people_every: int = 25  # frames between person-detector runs on cameras with a crowd zone (1 s at 25 fps)
     stop_frames: int = 50  # standing still this long in a no-stopping zone is a violation (2 s at 25 fps)
     max_missing: int = 5
@@ -66,26 +68,36 @@ class MotionPath:
         self.subtractor.setBackgroundRatio(s.background_ratio)
         self.kernel = cv2.getStructuringElement(cv2.MORPH_RECT, (s.kernel, s.kernel))
         self.tracker = Tracker(max_missing=s.max_missing)
-        self.people = None
+        self.people: Any = None
         if any(z.rule == "crowd" for z in calibration.zones):
             from connectors.camera.people import PeopleDetector
 
-            self.people = PeopleDetector()
+            self.people = s.detector if s.detector is not None else PeopleDetector()
         self.rules = rules if rules is not None else Rules(calibration, lane_frames=s.lane_frames,
                                                            stop_frames=s.stop_frames)
 
-    def step(self, index: int, frame: np.ndarray) -> tuple[list[Track], str, list[Detection]]:
-        """The confirmed tracks seen in this frame, the light's state, and what the rules found."""
+    def _vehicles(self, frame: np.ndarray) -> list[Rect]:
+        """Vehicles' boxes on the road: from the deployment's detector when there is one, else moving blobs."""
+        if self.settings.detector is not None:
+            from connectors.camera.detector import VEHICLES
+
+            road = self.calibration.road
+            return [f.box for f in self.settings.detector.detect(frame)
+                    if f.label in VEHICLES and (road is None or contains(road, center(f.box)))]
         mask = self.subtractor.apply(frame)
         _, mask = cv2.threshold(mask, 127, 255, cv2.THRESH_BINARY)
         mask = cv2.morphologyEx(mask, cv2.MORPH_OPEN, self.kernel)
         mask = cv2.morphologyEx(mask, cv2.MORPH_CLOSE, self.kernel, iterations=2)
-        tracks = self.tracker.update(moving_boxes(mask, self.calibration, self.settings.min_area))
+        return moving_boxes(mask, self.calibration, self.settings.min_area)
+
+    def step(self, index: int, frame: np.ndarray) -> tuple[list[Track], str, list[Detection]]:
+        """The confirmed tracks seen in this frame, the light's state, and what the rules found."""
+        tracks = self.tracker.update(self._vehicles(frame))
         cal = self.calibration
         light = light_state(crop(frame, cal.light)) if cal.light else "unknown"
         judged = self.rules.step(index, tracks, light)
         if self.people is not None and index % self.settings.people_every == 0:
-            judged += self.rules.people(index, self.people.detect(frame))
+            judged += self.rules.people(index, self.people.people(frame))
         found = [Detection(v.kind, v.frame, v.track_id, v.box, crop(frame, v.box).copy(), v.detail, light, frame)
                  for v in judged]
         return tracks, light, found

@@ -209,7 +209,8 @@ def annotate(frame: np.ndarray, box: Rect, label: str, plate_box: Rect | None) -
 
 def detect(frames: Iterable[np.ndarray], calibration: Calibration, camera: str, *, evidence_dir: Path,
            started: datetime, fps: float = 25.0, count_every: int = 250, clip_seconds: tuple[float, float] = (2, 1),
-           read_plates: bool = True, on_clip: Callable[[Path], None] | None = None) -> Iterator[IncomingEvent]:
+           read_plates: bool = True, on_clip: Callable[[Path], None] | None = None,
+           settings: pipeline.Settings | None = None) -> Iterator[IncomingEvent]:
     """Events from a camera's frames: one per violation (its plate read, an annotated snapshot and a short clip
     kept as evidence), counts every ``count_every`` frames."""
     cascade = _face_cascade()
@@ -217,7 +218,7 @@ def detect(frames: Iterable[np.ndarray], calibration: Calibration, camera: str, 
     recorder = Recorder(frames, round(clip_seconds[0] * fps), round(clip_seconds[1] * fps), cascade, on_clip)
     counts: Counter[str] = Counter()
     last_frame = 0
-    for d in pipeline.run(recorder, calibration):
+    for d in pipeline.run(recorder, calibration, settings):
         at = started + timedelta(seconds=d.frame / fps)
         last_frame = d.frame
         if d.kind == "count":
