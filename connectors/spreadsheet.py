@@ -174,6 +174,13 @@ def _decoded(payload: bytes) -> str:
     raise FileProblem(N_("not a CSV or .xlsx file, or an unknown text encoding"))
 
 
+def decoded_text(payload: bytes) -> str:
+    """:func:`_decoded`, for other CSV readers (Windows-1258's combining accents composed, NFC)."""
+    import unicodedata
+
+    return unicodedata.normalize("NFC", _decoded(payload))
+
+
 def _csv_grid(text: str, header_row: int) -> Grid:
     """The rows of a CSV text; the delimiter (``,`` ``;`` or tab) is the one the header line uses most outside
     quotes (a comma on a tie)."""

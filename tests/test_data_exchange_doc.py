@@ -30,7 +30,7 @@ def run(lang: str, code: str, env: dict[str, str]) -> str:
 
 def test_the_documented_examples_run_as_written(server: Server) -> None:
     found = examples()
-    assert set(found) == {"events-curl", "events-python", "observations-curl", "webhook-sign"}
+    assert set(found) == {"events-curl", "events-python", "observations-curl", "webhook-sign", "vms-csv"}
     token = ioc("token", "create", "so-nnmt", "--role", "operator", env=server.env).stdout.strip()
     env = {**server.env, "IOC_URL": server.base, "IOC_TOKEN": token}
     out = json.loads(run(*found["events-curl"], env))
@@ -41,6 +41,8 @@ def test_the_documented_examples_run_as_written(server: Server) -> None:
     assert stored["stored"] == 2 and rolled == [{"period": "2026-Q3", "unit": None, "entity": None, "value": 4210.0,
                                                  "previous_year": None, "change_pct": None}]
     assert run(*found["webhook-sign"], env).startswith("sha256=")
+    vms = json.loads(run(*found["vms-csv"], env))
+    assert vms["accepted"] == 1 and [(e["row"], e["field"]) for e in vms["errors"]] == [(3, "time")]
 
 
 def test_the_documented_json_schemas_accept_what_the_api_accepts() -> None:

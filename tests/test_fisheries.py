@@ -5,6 +5,7 @@ position from a vessel no registry knows is kept and shown as unregistered."""
 
 from __future__ import annotations
 
+import io
 from datetime import timedelta
 
 from sqlalchemy import select
@@ -91,6 +92,50 @@ def test_the_vms_provider_pushes_positions_and_bad_records_are_named(client, ses
         {"index": 3, "field": "lat/lon", "reason": "numbers within range"}]}
     session.rollback()
     assert session.scalar(select(Event).where(Event.type == "vessel_position")).values["speed_kn"] == 6.5
+
+
+def cp1258(text: str) -> bytes:
+    """Text as Windows-1258 stores it: letters with their vowel marks precomposed, tone marks combining."""
+    import unicodedata
+
+    out = b""
+    for ch in text:
+        try:
+            out += ch.encode("cp1258")
+        except UnicodeEncodeError:
+            parts = unicodedata.normalize("NFD", ch)
+            tones = "".join(m for m in parts[1:] if m in "\u0300\u0301\u0303\u0309\u0323")
+            base = unicodedata.normalize("NFC", parts[0] + "".join(m for m in parts[1:] if m not in tones))
+            out += base.encode("cp1258") + tones.encode("cp1258")
+    return out
+
+
+def test_the_vms_provider_may_push_csv_with_vietnamese_headers(client, session) -> None:
+    token = factories.token("operator")
+    now = utcnow().isoformat()
+    csv_text = ("\ufeffSố đăng ký;Thời gian;Vĩ độ;Kinh độ;Tốc độ;Ghi chú\n"
+                f"TH-93388-TS;{now};19,8;106,7;6,5;ra khơi\n"
+                f"TH-93388-TS;hôm qua;19,8;106,7;;\n"
+                f"TH-90001-TS;{now};19,9;abc;;\n")
+    resp = client.post("/api/v1/entities/vessels/positions.csv?source=vms-viettel", data=csv_text.encode(),
+                       headers={"Authorization": f"Bearer {token}", "Content-Type": "text/csv"})
+    assert resp.status_code == 202, resp.get_data(as_text=True)
+    assert resp.get_json() == {"accepted": 1, "columns_not_used": ["Ghi chú"], "errors": [
+        {"row": 3, "field": "time", "reason": "an ISO 8601 date-time with its time zone"},
+        {"row": 4, "field": "lat/lon", "reason": "numbers within range"}]}
+    session.rollback()
+    stored = session.scalar(select(Event).where(Event.type == "vessel_position"))
+    assert stored.values == {"lat": 19.8, "lon": 106.7, "speed_kn": 6.5} and stored.source == "vms-viettel"
+    as_file = client.post("/api/v1/entities/vessels/positions.csv", headers={"Authorization": f"Bearer {token}"},
+                          data={"file": (io.BytesIO(b"registration,time,lat,lon\n"), "vms.csv")})
+    assert as_file.status_code == 422 and as_file.get_json()["code"] == "invalid"  # no rows: said, not a 500
+    windows = cp1258(f"Số đăng ký,Thời gian,Vĩ độ,Kinh độ\nTH-90002-TS,{now},19.7,106.1\n")
+    legacy = client.post("/api/v1/entities/vessels/positions.csv", data=windows,
+                         headers={"Authorization": f"Bearer {token}", "Content-Type": "text/csv"})
+    assert legacy.status_code == 202 and legacy.get_json()["accepted"] == 1  # a Windows-1258 export is read too
+    binary = client.post("/api/v1/entities/vessels/positions.csv", data=b"\x00\x01\x02PK\x03\x04",
+                         headers={"Authorization": f"Bearer {token}", "Content-Type": "text/csv"})
+    assert binary.status_code == 422 and "Windows-1258" in binary.get_json()["message"]
 
 
 def test_ioc_ais_replay_stores_a_log_and_its_vessels(tmp_path, session) -> None:

@@ -79,7 +79,8 @@ def frames_of(source: str, stop_after_failures: int = 5, *, on_health: Health = 
         yield from _synthetic(SYNTHETIC_SCALES[source], loop)
         return
     if source.startswith("rtsp"):
-        os.environ.setdefault("OPENCV_FFMPEG_CAPTURE_OPTIONS", "rtsp_transport;tcp")
+        # over TCP, and a socket that stays silent 5 s counts as a stall (then reconnect), not an endless wait
+        os.environ.setdefault("OPENCV_FFMPEG_CAPTURE_OPTIONS", "rtsp_transport;tcp|timeout;5000000")
     stream = source.startswith(("rtsp://", "rtsps://", "http://", "https://"))
     failures, wait, state = 0, 1.0, ""
 

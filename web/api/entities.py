@@ -11,6 +11,7 @@ from marshmallow import Schema, fields, validate
 
 from engine import entities
 from engine.db import utcnow
+from engine.errors import N_, Invalid
 from engine.models import Entity
 from web.api.schemas import Strict
 from web.auth import api_auth, principal
@@ -89,27 +90,106 @@ class VmsPositions(MethodView):
         """Positions pushed by the VMS provider (JSON; each `registration`, `time` with its time zone, `lat`,
         `lon`, optional `speed_kn`, `course`): stored as `vessel_position` events and judged against the VMS/IUU
         rules. Bad records are answered by index; a vessel no registry knows is kept, flagged unregistered."""
-        from engine.event_check import parse_time
-        from engine.events import IncomingEvent, ingest_events
+        return _store_positions(body["positions"], body["source"])
 
-        events, errors = [], []
-        for index, p in enumerate(body["positions"]):
-            moment = parse_time(p.get("time"))
-            lat, lon = p.get("lat"), p.get("lon")
-            if not p.get("registration"):
-                errors.append({"index": index, "field": "registration", "reason": "missing"})
-            elif moment is None:
-                errors.append({"index": index, "field": "time", "reason": "an ISO 8601 date-time with its time zone"})
-            elif not (isinstance(lat, int | float) and isinstance(lon, int | float) and -90 <= lat <= 90
-                      and -180 <= lon <= 180):
-                errors.append({"index": index, "field": "lat/lon", "reason": "numbers within range"})
+
+def _store_positions(positions: list[dict[str, Any]], source: str, first_row: int = 0
+                     ) -> tuple[dict[str, Any], int]:
+    """VMS positions as ``vessel_position`` events; each bad record named by its index (or CSV row)."""
+    from engine.event_check import parse_time
+    from engine.events import IncomingEvent, ingest_events
+
+    events, errors = [], []
+    for index, p in enumerate(positions):
+        where: dict[str, Any] = {"index": index} if not first_row else {"row": first_row + index}
+        moment = parse_time(p.get("time"))
+        lat, lon = p.get("lat"), p.get("lon")
+        if not p.get("registration"):
+            errors.append({**where, "field": "registration", "reason": "missing"})
+        elif moment is None:
+            errors.append({**where, "field": "time", "reason": "an ISO 8601 date-time with its time zone"})
+        elif not (isinstance(lat, int | float) and isinstance(lon, int | float) and -90 <= lat <= 90
+                  and -180 <= lon <= 180):
+            errors.append({**where, "field": "lat/lon", "reason": "numbers within range"})
+        else:
+            values = {"lat": float(lat), "lon": float(lon),
+                      **{k: p[k] for k in ("speed_kn", "course") if isinstance(p.get(k), int | float)}}
+            events.append(IncomingEvent(source=source, type="vessel_position", sector="fisheries",
+                                        time=moment, values=values, entity=str(p["registration"]),
+                                        location={"lat": float(lat), "lon": float(lon)}))
+    session = db()
+    accepted = ingest_events(session, events, principal().name).accepted if events else []
+    session.commit()
+    return {"accepted": len(accepted), "errors": errors}, 202 if accepted or not errors else 422
+
+
+CSV_COLUMNS = {"registration": ("registration", "so_dang_ky", "số đăng ký", "ship_reg"), "time": ("time", "thoi_gian",
+               "thời gian", "timestamp"), "lat": ("lat", "latitude", "vi_do", "vĩ độ"),
+               "lon": ("lon", "lng", "longitude", "kinh_do", "kinh độ"), "speed_kn": ("speed_kn", "speed", "toc_do",
+               "tốc độ"), "course": ("course", "huong", "hướng")}
+
+
+def positions_from_csv(text: str) -> tuple[list[dict[str, Any]], list[str]]:
+    """Rows of a VMS provider's CSV (comma or semicolon; Vietnamese or English headers; decimal comma or point) as
+    position records; the headers it does not know, to say so."""
+    import csv
+    import io
+
+    sample = text[:2048]
+    delimiter = ";" if sample.count(";") > sample.count(",") else ","
+    reader = csv.reader(io.StringIO(text), delimiter=delimiter)
+    header = next(reader, [])
+    names: dict[int, str] = {}
+    unknown = []
+    for i, raw in enumerate(header):
+        key = raw.strip().lstrip("\ufeff").lower()
+        field = next((f for f, aliases in CSV_COLUMNS.items() if key in aliases), None)
+        if field:
+            names[i] = field
+        elif key:
+            unknown.append(raw.strip())
+    records = []
+    for row in reader:
+        if not any(cell.strip() for cell in row):
+            continue
+        record: dict[str, Any] = {}
+        for i, cell in enumerate(row):
+            field = names.get(i)
+            if field is None:
+                continue
+            cell = cell.strip()
+            if field in ("lat", "lon", "speed_kn", "course"):
+                try:
+                    record[field] = float(cell.replace(",", ".")) if cell else None
+                except ValueError:
+                    record[field] = cell  # refused below with its row
             else:
-                values = {"lat": float(lat), "lon": float(lon),
-                          **{k: p[k] for k in ("speed_kn", "course") if isinstance(p.get(k), int | float)}}
-                events.append(IncomingEvent(source=body["source"], type="vessel_position", sector="fisheries",
-                                            time=moment, values=values, entity=str(p["registration"]),
-                                            location={"lat": float(lat), "lon": float(lon)}))
-        session = db()
-        accepted = ingest_events(session, events, principal().name).accepted if events else []
-        session.commit()
-        return {"accepted": len(accepted), "errors": errors}, 202 if accepted or not errors else 422
+                record[field] = cell
+        records.append(record)
+    return records, unknown
+
+
+@blp.route("/vessels/positions.csv")
+class VmsPositionsCsv(MethodView):
+    @api_auth("operator", "admin")
+    def post(self) -> tuple[dict[str, Any], int]:
+        """The same positions as CSV (`Content-Type: text/csv`, or a multipart `file`): columns
+        `registration, time, lat, lon[, speed_kn, course]` (Vietnamese headers accepted: `số đăng ký, thời gian,
+        vĩ độ, kinh độ, tốc độ, hướng`; UTF-8, UTF-16 or Windows-1258), comma or semicolon separated, decimal point or comma. Bad rows are named
+        by their line number; the good ones are stored. `?source=` names the provider."""
+        from flask import request
+
+        upload = request.files.get("file")
+        raw = upload.read() if upload is not None else request.get_data()
+        from connectors.spreadsheet import FileProblem, decoded_text
+
+        try:
+            text = decoded_text(raw)
+        except FileProblem as exc:
+            raise Invalid(N_("The CSV is not text in UTF-8, UTF-16 or Windows-1258")) from exc
+        records, unknown = positions_from_csv(text)
+        if not records:
+            raise Invalid(N_("The CSV has no rows"), details={"columns_not_used": unknown})
+        body, status = _store_positions(records, request.args.get("source", "vms-provider")[:100], first_row=2)
+        return {**body, "columns_not_used": unknown}, status
+
