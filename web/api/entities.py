@@ -175,8 +175,9 @@ class VmsPositionsCsv(MethodView):
     def post(self) -> tuple[dict[str, Any], int]:
         """The same positions as CSV (`Content-Type: text/csv`, or a multipart `file`): columns
         `registration, time, lat, lon[, speed_kn, course]` (Vietnamese headers accepted: `số đăng ký, thời gian,
-        vĩ độ, kinh độ, tốc độ, hướng`; UTF-8, UTF-16 or Windows-1258), comma or semicolon separated, decimal point or comma. Bad rows are named
-        by their line number; the good ones are stored. `?source=` names the provider."""
+        vĩ độ, kinh độ, tốc độ, hướng`; UTF-8, UTF-16 or Windows-1258), comma or semicolon separated, decimal
+        point or comma. Bad rows are named by their line number; the good ones are stored. `?source=` names the
+        provider."""
         from flask import request
 
         upload = request.files.get("file")
