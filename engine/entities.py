@@ -27,6 +27,10 @@ IDENTIFIERS = ("mmsi", "imo", "callsign")  # kept as text, so that lookups compa
 
 
 def get(session: Session, kind: str, code: str, *, create: bool = False) -> Entity:
+    known = session.info.setdefault("entities", {})  # rows found in this session, kept for its next lookups
+    row = known.get((kind, code))
+    if row is not None and row in session:
+        return row
     row = session.scalar(select(Entity).where(Entity.kind == kind, Entity.code == code))
     if row is None and create:
         row = Entity(kind=kind, code=code, attributes={}, latest={})
@@ -37,6 +41,7 @@ def get(session: Session, kind: str, code: str, *, create: bool = False) -> Enti
             row = session.scalar(select(Entity).where(Entity.kind == kind, Entity.code == code))
     if row is None:
         raise NotFound(N_("No %(kind)s %(entity)s"), kind=kind, entity=code)
+    known[(kind, code)] = row
     return row
 
 

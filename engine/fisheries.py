@@ -51,7 +51,15 @@ def sea() -> vms.SeaMap:
 
 def vessel_for(session: Session, code: str) -> Entity:
     """The registry's vessel for an event's entity (a registration number, or ``MMSI:…`` matched by MMSI);
-    a vessel no registry knows is kept as unregistered."""
+    a vessel no registry knows is kept as unregistered. Remembered for the session's transaction."""
+    known = session.info.setdefault("fisheries_vessels", {})
+    row = known.get(code)
+    if row is None or row not in session:
+        row = known[code] = _vessel_for(session, code)
+    return row
+
+
+def _vessel_for(session: Session, code: str) -> Entity:
     if code.startswith("MMSI:"):
         found = entities.find_by_attribute(session, "vessel", "mmsi", code[5:])
         if found is not None:
@@ -71,25 +79,44 @@ def facts(row: Entity) -> vms.Vessel:
 
 
 def fixes(session: Session, codes: list[str], now: datetime) -> list[vms.Fix]:
-    out = []
-    for moment, values in session.execute(
-            select(Event.time, Event.values).where(Event.type == "vessel_position", Event.entity.in_(codes),
-                                                   Event.time > now - HISTORY, Event.time <= now)
-            .order_by(Event.time)):
+    return fixes_of(session, [codes], now).get(codes[0], [])
+
+
+def fixes_of(session: Session, vessels: list[list[str]], now: datetime, since: datetime | None = None
+             ) -> dict[str, list[vms.Fix]]:
+    """Each vessel's fixes (by its first code; a vessel may be known by several: registration and MMSI) from
+    ``since`` (default: ``HISTORY`` before ``now``) to ``now``, in time order, in one query."""
+    owner = {code: codes[0] for codes in vessels for code in codes}
+    out: dict[str, list[vms.Fix]] = {codes[0]: [] for codes in vessels}
+    for entity, moment, values in session.execute(
+            select(Event.entity, Event.time, Event.values)
+            .where(Event.type == "vessel_position", Event.entity.in_(list(owner)),
+                   Event.time > (since or now - HISTORY), Event.time <= now).order_by(Event.time)):
         lat, lon = (values or {}).get("lat"), (values or {}).get("lon")
         if isinstance(lat, int | float) and isinstance(lon, int | float):
-            out.append(vms.Fix(time=moment, lat=float(lat), lon=float(lon),
-                               speed_kn=(values or {}).get("sog_kn") or (values or {}).get("speed_kn")))
+            out[owner[entity]].append(vms.Fix(time=moment, lat=float(lat), lon=float(lon),
+                                              speed_kn=(values or {}).get("sog_kn") or (values or {}).get("speed_kn")))
     return out
 
 
-def judge(session: Session, row: Entity, now: datetime, *, new_fix: bool) -> list[vms.Finding]:
-    """Evaluate one vessel now; open alerts for its findings and resolve those a good fix has cleared."""
-    codes = [row.code] + ([f"MMSI:{row.attributes['mmsi']}"] if (row.attributes or {}).get("mmsi") else [])
-    track = fixes(session, codes, now)
+def _codes(row: Entity) -> list[str]:
+    return [row.code] + ([f"MMSI:{row.attributes['mmsi']}"] if (row.attributes or {}).get("mmsi") else [])
+
+
+def judge(session: Session, row: Entity, now: datetime, *, new_fix: bool, new_fixes: int = 1,
+          track: list[vms.Fix] | None = None, open_alerts: dict[str, Alert] | None = None) -> list[vms.Finding]:
+    """Evaluate one vessel now; open alerts for its findings and resolve those a good fix has cleared.
+
+    ``new_fixes``: how many of its fixes up to ``now`` are new (a batch of positions judged at once): each of
+    them is judged for where it lies (a zone entered and left within the batch still counts), the signal rules
+    and the resolution once, at the last."""
+    if track is None:
+        track = fixes(session, _codes(row), now)
     m = sea()
     latest = dict(row.latest or {})
-    port_calls = vms.port_events(track[-2:], m.ports) if new_fix else []
+    fresh = max(1, min(new_fixes, len(track))) if new_fix else 0
+    port_calls = [c for i in range(len(track) - fresh, len(track)) if i > 0
+                  for c in vms.port_events(track[i - 1:i + 1], m.ports)] if new_fix else []
     for call in port_calls:
         latest["at_sea"] = call.kind == "departure"
         _port_call(session, row, call)
@@ -99,18 +126,28 @@ def judge(session: Session, row: Entity, now: datetime, *, new_fix: bool) -> lis
     row.latest = latest
     boundary = m.boundary or [{"type": "Polygon", "coordinates": [[[-180, -90], [180, -90], [180, 90], [-180, 90],
                                                                    [-180, -90]]]}]
-    found = vms.evaluate(facts(row), track, at_sea, now, m.zones, boundary, ports=m.ports, land=m.land or None)
+    vessel = facts(row)
+    found = vms.evaluate(vessel, track, at_sea, now, m.zones, boundary, ports=m.ports, land=m.land or None)
     codes_now = {f.code for f in found}
-    for finding in found:
+    earlier_by_code: dict[str, vms.Finding] = {}
+    for i in range(len(track) - fresh, len(track) - 1):
+        for f in vms.evaluate(vessel, track[:i + 1], False, now, m.zones, boundary, ports=m.ports,
+                              land=m.land or None):
+            if f.code in ALERTING and f.code not in codes_now:
+                earlier_by_code.setdefault(f.code, f)
+    earlier = list(earlier_by_code.values())
+    for finding in earlier + found:
         if finding.code in ALERTING:
             _alert(session, row, finding, now)
     if new_fix:
-        for code in RESOLVED_BY_A_GOOD_FIX:
-            if code not in codes_now:
-                open_alert = session.scalar(select(Alert).where(Alert.open_key == f"vms-{code}:{row.code}"))
-                if open_alert is not None:
-                    alerts.resolve_alert(session, open_alert, "fisheries", reason=f"{code} no longer holds")
-    return found
+        clear = [f"vms-{code}:{row.code}" for code in RESOLVED_BY_A_GOOD_FIX
+                 if code not in codes_now and code not in {f.code for f in earlier}]
+        still_open = ([open_alerts[k] for k in clear if k in open_alerts] if open_alerts is not None
+                      else session.scalars(select(Alert).where(Alert.open_key.in_(clear))))
+        for open_alert in still_open:
+            alerts.resolve_alert(session, open_alert, "fisheries",
+                                 reason=f"{open_alert.rule_id.removeprefix('vms:')} no longer holds")
+    return found + earlier
 
 
 def _alert(session: Session, row: Entity, finding: vms.Finding, now: datetime) -> None:
@@ -141,6 +178,31 @@ def on_position(session: Session, event: Event) -> list[vms.Finding]:
     if not event.entity:
         return []
     return judge(session, vessel_for(session, event.entity), event.time, new_fix=True)
+
+
+def on_positions(session: Session, events: list[Event]) -> int:
+    """A batch of positions judged per vessel: one read of its recent fixes and one judgement at its latest fix,
+    each new fix checked for where it lies. Returns how many vessels were judged."""
+    by_vessel: dict[int, list[Event]] = {}
+    rows: dict[int, Entity] = {}
+    for ev in events:
+        if ev.entity:
+            row = vessel_for(session, ev.entity)
+            rows[row.id] = row
+            by_vessel.setdefault(row.id, []).append(ev)
+    if not by_vessel:
+        return 0
+    latest = {key: max(e.time for e in group) for key, group in by_vessel.items()}
+    with session.no_autoflush:
+        tracks = fixes_of(session, [_codes(rows[k]) for k in by_vessel], max(latest.values()),
+                          since=min(latest.values()) - HISTORY)
+        keys = [f"vms-{code}:{rows[k].code}" for k in by_vessel for code in RESOLVED_BY_A_GOOD_FIX]
+        open_alerts = {a.open_key: a for a in session.scalars(select(Alert).where(Alert.open_key.in_(keys)))}
+    for key, group in by_vessel.items():
+        now = latest[key]
+        track = [f for f in tracks[rows[key].code] if now - HISTORY < f.time <= now]
+        judge(session, rows[key], now, new_fix=True, new_fixes=len(group), track=track, open_alerts=open_alerts)
+    return len(by_vessel)
 
 
 def tick(session: Session, now: datetime | None = None) -> int:

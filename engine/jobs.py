@@ -69,11 +69,18 @@ def process_chunk(event_ids: list[int]) -> int:
                                        .values(processed_at=utcnow()).returning(Event.id)))
         if not claimed:
             return 0
+        positions: list[Event] = []
         for ev in session.scalars(select(Event).where(Event.id.in_(claimed)).order_by(Event.time, Event.id)):
             obs = Observation(type=ev.type, sector=ev.sector, entity=ev.entity, unit_code=ev.unit_code,
                               time=ev.time, values=ev.values or {})
             rule_engine.judge_event(session, rules, obs, ev.time.astimezone(zone))
-            derive(session, ev)
+            if ev.type == "vessel_position":  # judged per vessel once the chunk is read (AIS comes in bursts)
+                entities.observe(session, ev)
+                positions.append(ev)
+            else:
+                derive(session, ev)
+        if positions:
+            fisheries.on_positions(session, positions)
     return len(claimed)
 
 
