@@ -197,7 +197,7 @@ def on_positions(session: Session, events: list[Event]) -> int:
         tracks = fixes_of(session, [_codes(rows[k]) for k in by_vessel], max(latest.values()),
                           since=min(latest.values()) - HISTORY)
         keys = [f"vms-{code}:{rows[k].code}" for k in by_vessel for code in RESOLVED_BY_A_GOOD_FIX]
-        open_alerts = {a.open_key: a for a in session.scalars(select(Alert).where(Alert.open_key.in_(keys)))}
+        open_alerts = {str(a.open_key): a for a in session.scalars(select(Alert).where(Alert.open_key.in_(keys)))}
     for key, group in by_vessel.items():
         now = latest[key]
         track = [f for f in tracks[rows[key].code] if now - HISTORY < f.time <= now]
