@@ -3,6 +3,7 @@ counted per camera and kind."""
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 
 from sqlalchemy import select
@@ -85,3 +86,27 @@ def test_the_traffic_page_traces_a_plate_and_lists_violations(client) -> None:
     login(client, "trucban-gt")
     html = client.get("/traffic?plate=36A-12345&approximate=on").get_data(as_text=True)
     assert "Vượt đèn đỏ" in html and 'id="sightings"' in html and "<b>36A-123.45</b>" in html
+
+
+def test_tracing_draws_the_plates_route_through_the_cameras_in_time_order(client) -> None:
+    from engine import cameras
+    from tests.test_api import login
+
+    with transaction() as s:
+        for code, lon, lat in (("CAM-A", 105.770, 19.800), ("CAM-B", 105.790, 19.810), ("CAM-C", 105.780, 19.790)):
+            cameras.register(s, code, name=code, source="synthetic:720p", actor="test",
+                             location={"type": "Point", "coordinates": [lon, lat]})
+        t0 = utcnow() - timedelta(minutes=30)
+        seen = [IncomingEvent(source="camera", type="plate_sighting", sector="traffic", time=t0 + timedelta(minutes=m),
+                              entity=cam, values={"plate": "36A-777.77"}) for m, cam in ((0, "CAM-B"), (9, "CAM-A"))]
+        ids = ingest_events(s, seen, "camera").accepted
+    jobs.process_events(ids)
+    factories.user("operator", name="trucban-tv")
+    login(client, "trucban-tv")
+    html = client.get("/traffic?plate=36A-777.77").get_data(as_text=True)
+    svg = html[html.index('<svg id="route-map"'):html.index("</svg>", html.index('<svg id="route-map"'))]
+    assert svg.count('class="camera seen"') == 2 and svg.count('class="camera"') == 1  # CAM-C not on the route
+    steps = re.findall(r'<text class="step" x="([\d.]+)"', svg)
+    b_x = re.search(r'<circle cx="([\d.]+)"[^>]*/><text[^>]*>CAM-B<', svg).group(1)
+    assert len(steps) == 2 and steps[0] == b_x  # first seen at CAM-B, then at CAM-A
+    assert "<polyline" in svg

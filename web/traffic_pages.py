@@ -32,7 +32,42 @@ def monitor() -> Any:
     return render_template("traffic.html", counts=sorted(traffic.confirmed_counts(db(), since).items()),
                            violations=traffic.recent_violations(db(), now - timedelta(days=1))[:50],
                            cameras=cameras, now=now, plate=plate, approximate=approximate, found=found,
-                           kinds=traffic.KIND_NAMES)
+                           kinds=traffic.KIND_NAMES, route=route_map(cameras, found))
+
+
+MAP_W, MAP_H = 520, 320
+
+
+def _position(row: Any) -> tuple[float, float] | None:
+    """A camera's (lon, lat) from its registry location (GeoJSON point or lat/lon), or None."""
+    where = (row.attributes or {}).get("location") or {}
+    if isinstance(where.get("coordinates"), list) and len(where["coordinates"]) == 2:
+        return float(where["coordinates"][0]), float(where["coordinates"][1])
+    if "lat" in where and "lon" in where:
+        return float(where["lon"]), float(where["lat"])
+    return None
+
+
+def route_map(cameras: list[Any], found: list[dict[str, Any]]) -> dict[str, Any] | None:
+    """The cameras on a small map fitted to them, and a traced plate's route through them in time order."""
+    placed = {c.code: p for c in cameras if (p := _position(c)) is not None}
+    if not placed:
+        return None
+    lons, lats = [p[0] for p in placed.values()], [p[1] for p in placed.values()]
+    span = max(max(lons) - min(lons), max(lats) - min(lats), 0.004)
+    lon0, lat0 = (max(lons) + min(lons)) / 2 - span * 0.6, (max(lats) + min(lats)) / 2 + span * 0.6 * MAP_H / MAP_W
+
+    def xy(p: tuple[float, float]) -> tuple[float, float]:
+        scale = MAP_W / (span * 1.2)
+        return round((p[0] - lon0) * scale, 1), round((lat0 - p[1]) * scale, 1)
+
+    seen = [s["camera"] for s in reversed(found) if s["camera"] in placed]  # oldest first
+    steps: list[dict[str, Any]] = []
+    for code in seen:
+        if not steps or steps[-1]["camera"] != code:
+            steps.append({"camera": code, "xy": xy(placed[code]), "n": len(steps) + 1})
+    return {"w": MAP_W, "h": MAP_H, "cameras": [{"code": c, "xy": xy(p), "seen": c in seen} for c, p in placed.items()],
+            "steps": steps, "path": " ".join(f"{s['xy'][0]},{s['xy'][1]}" for s in steps)}
 
 
 @bp.route("/evidence/<path:name>")
