@@ -22,6 +22,8 @@ def test_an_operator_registers_calibrates_and_watches_a_camera(server: Server, b
     page.fill("#code", "CAM-DEMO-1")
     page.fill("#name", "Ngã tư minh họa")
     page.fill("#source", "synthetic:720p")
+    page.fill("#lat", "19.8067")
+    page.fill("#lon", "105.7852")
     page.click("#new-camera button[type=submit]")
     page.wait_for_selector("#calibration-editor")
     assert "CAM-DEMO-1" in page.inner_text("h1")
@@ -92,6 +94,11 @@ def test_an_operator_registers_calibrates_and_watches_a_camera(server: Server, b
     assert run.returncode == 0, run.stderr
     page.goto(f"{server.base}/traffic")
     wait_for(lambda: page.reload() or "Vượt đèn đỏ" in page.inner_text("#violations"), timeout=60)
+    assert "36-D1 246.02" not in page.inner_text("#violations")  # motorbikes in their own lane are not flagged
+    page.fill("#trace input[name=plate]", "36A-999.01")
+    page.click("#trace button[type=submit]")
+    assert "36A-999.01" in page.inner_text("#sightings")
+    assert page.locator("#route-map g.camera.seen").count() == 1  # the camera on the map, marked on the route
     page.screenshot(path=str(SHOTS / "traffic.png"), full_page=True)
     page.goto(f"{server.base}/cameras")
     assert "Đã dừng" in page.inner_text("#camera-list")  # the run ended with the synthetic video

@@ -79,3 +79,9 @@ def test_faces_in_evidence_are_blurred_when_the_cascade_finds_them() -> None:
     blank = np.full((120, 120, 3), 128, dtype=np.uint8)
     image, faces = blur_faces(blank, None)
     assert faces == 0 and image is blank  # no cascade: left as it is, and said so
+
+
+def test_vehicle_sizes_follow_the_image_size_unless_given() -> None:
+    base = {"width": 1280, "height": 720}
+    assert calibration_from_dict(base).motorbike_max_area == 3600  # 900 px at 640x360, four times the pixels
+    assert calibration_from_dict({**base, "motorbike_max_area": 2000}).motorbike_max_area == 2000

@@ -279,11 +279,19 @@ def calibration_from_dict(d: dict[str, Any]) -> Calibration:
         counting_lines=tuple(line(x) for x in d.get("counting_lines", [])),
         zones=tuple(Zone(name=str(x["name"]), polygon=poly(x["polygon"]), rule=str(x.get("rule", "no_stopping")),
                          min_people=int(x.get("min_people", 5))) for x in d.get("zones", [])),
-        **{k: int(d[k]) for k in ("motorbike_max_area", "truck_min_area") if d.get(k)})
+        **_vehicle_sizes(d))
     problems = validate(cal)
     if problems:
         raise ValueError("; ".join(problems))
     return cal
+
+
+def _vehicle_sizes(d: dict[str, Any]) -> dict[str, int]:
+    """The box areas that tell a motorbike from a car and a car from a truck: as given, else scaled from the
+    defaults for a 640x360 view (900 and 6,000 px) to the calibration's image size."""
+    factor = int(d["width"]) * int(d["height"]) / (640 * 360)
+    return {"motorbike_max_area": int(d.get("motorbike_max_area") or round(900 * factor)),
+            "truck_min_area": int(d.get("truck_min_area") or round(6000 * factor))}
 
 
 def calibration_to_dict(cal: Calibration) -> dict[str, Any]:
