@@ -91,7 +91,7 @@ def test_officer_completes_a_task_and_the_wall_updates(server: Server, browser) 
     assert wall.inner_text("[data-k=alerts_open]") == "0"
     post("TH-AQ-NGHISON", 187)
     post("TH-AQ-BIMSON", 163)
-    wall.wait_for_function("document.querySelector('[data-k=alerts_open]').textContent === '2'", timeout=20000)
+    wall.wait_for_function("document.querySelector('[data-k=alerts_open]').textContent === '2'", timeout=45000)
     assert "TH-AQ-NGHISON" in wall.inner_text("#feed")
 
     # The operator assigns the first incident to the department (through the API, as the inbox does).
@@ -127,7 +127,7 @@ def test_officer_completes_a_task_and_the_wall_updates(server: Server, browser) 
     rows = page.locator("#inbox tbody tr").all_inner_texts()
     assert any("Báo cáo kết quả xử lý" in r for r in rows)
 
-    wall.wait_for_function("document.querySelector('[data-k=tasks_open]').textContent === '2'", timeout=20000)
+    wall.wait_for_function("document.querySelector('[data-k=tasks_open]').textContent === '2'", timeout=45000)
     wall.screenshot(path=str(SHOTS / "wall.png"))
 
     # The officer reports; the leader accepts; the instance page shows it closed with its history.
@@ -153,7 +153,7 @@ def test_officer_completes_a_task_and_the_wall_updates(server: Server, browser) 
     leader.screenshot(path=str(SHOTS / "instance.png"), full_page=True)
     leader_ctx.close()
     wall.wait_for_function("document.querySelector('[data-k=instances_completed_today]').textContent === '1'",
-                           timeout=20000)
+                           timeout=45000)
     wall_ctx.close()
 
 
