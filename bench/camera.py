@@ -110,6 +110,12 @@ def main() -> None:
                   f"precision {score.precision:.2f}  recall {score.recall:.2f}")
             reads += [(detections[i].crop, synthetic.VEHICLES[v].plate) for i, v in vehicles.items()]
 
+        scene = synthetic.frames(synthetic.STOPPING_FRAMES, scale=2, vehicles=synthetic.STOPPING)
+        stops = list(pipeline.run(scene, cal, rules=Rules(cal, stop_frames=synthetic.STOP_FRAMES)))
+        score, _ = evaluate.matches(stops, "stopping", 2, synthetic.STOPPING, synthetic.STOPPING_FRAMES)
+        print(f"720p stopping   expected {score.expected}  found {score.found}  "
+              f"precision {score.precision:.2f}  recall {score.recall:.2f}  (its own scene)")
+
         def text(image):  # type: ignore[no-untyped-def]
             r = ocr.read_plate(image)
             return r.plate.text if r else None
