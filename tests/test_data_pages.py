@@ -23,11 +23,14 @@ def test_an_indicator_page_shows_actual_against_target_by_commune_with_a_chart(c
     factories.user("leader", name="lanhdao1")
     login(client, "lanhdao1")
     html = client.get("/indicators/budget_revenue?year=2026").get_data(as_text=True)
-    assert "67.5% kế hoạch năm sau 9 tháng" in html and "chậm tiến độ" in html  # 675 of 1000, pace 75 %
+    assert "67,5% kế hoạch năm sau 9 tháng" in html and "chậm tiến độ" in html  # 675 of 1000, pace 75 %
+    assert "tiến độ kế hoạch: 75%" in html and "<td>450,00</td>" in html  # numbers written the Vietnamese way
     assert len(re.findall(r"<polyline points=", html)) == 2  # the actual and the plan
     assert html.index("Phường Hàm Rồng") < html.index("Phường Hạc Thành")  # by commune, largest first
     listing = client.get("/indicators").get_data(as_text=True)
-    assert "Thu ngân sách nhà nước trên địa bàn" in listing and "67.5%" in listing
+    assert "Thu ngân sách nhà nước trên địa bàn" in listing and "67,5%" in listing
+    english = client.get("/indicators/budget_revenue?year=2026&lang=en").get_data(as_text=True)
+    assert "67.5% of the year" in english and "<td>450.00</td>" in english
 
 
 def test_an_officer_uploads_a_spreadsheet_and_sees_the_bad_row(client) -> None:

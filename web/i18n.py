@@ -48,6 +48,17 @@ def localtime(value: datetime | None, fmt: str = "%d/%m/%Y %H:%M") -> str:
     return value.astimezone(ZoneInfo(settings().timezone)).strftime(fmt)
 
 
+def number(value: float | int | None, digits: int = 2, fixed: bool = True) -> str:
+    """A number as the reader's language writes it: 1.234,5 in Vietnamese, 1,234.5 in English; ``fixed=False``
+    drops trailing zeros (67,5 and 75 rather than 75,0)."""
+    if value is None:
+        return "—"
+    from flask_babel import format_decimal
+
+    pattern = "#,##0" + ("." + ("0" if fixed else "#") * digits if digits else "")
+    return str(format_decimal(value, format=pattern))
+
+
 def init_app(app: Flask) -> None:
     compile_catalogs()
     app.config["BABEL_TRANSLATION_DIRECTORIES"] = str(TRANSLATIONS)
@@ -55,4 +66,5 @@ def init_app(app: Flask) -> None:
     app.config["BABEL_DEFAULT_TIMEZONE"] = settings().timezone
     Babel(app, locale_selector=select_locale)
     app.jinja_env.filters["localtime"] = localtime
+    app.jinja_env.filters["number"] = number
     app.jinja_env.globals["get_locale"] = get_locale
