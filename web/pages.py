@@ -119,7 +119,8 @@ def inbox() -> Any:
     due_soon = request.args.get("due_soon") == "1"
     sector = request.args.get("sector") or None
     unit = request.args.get("unit") or None
-    stmt = tasks.inbox_query(g.principal, scope, "open", overdue, due_soon=due_soon, sector=sector, unit=unit)
+    stmt = tasks.inbox_query(g.principal, scope, "open", overdue, due_soon=due_soon, sector=sector, unit=unit,
+                             window=200)
     rows = list(db().scalars(stmt.limit(200)))
     units = list(db().scalars(select(Unit).where(Unit.parent_id.is_not(None)).order_by(Unit.name)))
     return render_template("inbox.html", tasks=rows, scope=scope, overdue=overdue, due_soon=due_soon,

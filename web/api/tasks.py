@@ -28,7 +28,8 @@ class Tasks(MethodView):
     def get(self, args: dict[str, Any]) -> list[HumanTask]:
         """Tasks you can see: `mine` (assigned to you), `department` (your role's or department's), `all`."""
         stmt = tasks.inbox_query(principal(), args["scope"], args["status"], args["overdue"], due_soon=args["due_soon"],
-                                 sector=args["sector"], unit=args["unit"]).limit(args["limit"]).offset(args["offset"])
+                                 sector=args["sector"], unit=args["unit"], window=args["offset"] + args["limit"]
+                                 ).limit(args["limit"]).offset(args["offset"])
         return list(db().scalars(stmt))
 
 
