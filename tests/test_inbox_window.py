@@ -24,7 +24,8 @@ def tasks_for_an_officer(session):
     with transaction() as s:
         mine = s.scalar(select(Department.id).where(Department.code == "SO-NNMT"))
         other = s.scalar(select(Department.id).where(Department.code == "SO-YT"))
-        definition = ProcessDefinition(process_key=f"w-{uuid.uuid4().hex[:12]}", name="w", version=1, content_hash=uuid.uuid4().hex * 2,
+        definition = ProcessDefinition(process_key=f"w-{uuid.uuid4().hex[:12]}", name="w", version=1,
+                                       content_hash=uuid.uuid4().hex * 2,
                                        filename="-", bpmn_xml="-", spec_json="{}", tasks={}, deployed_by="test")
         s.add(definition)
         s.flush()
