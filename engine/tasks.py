@@ -267,5 +267,9 @@ def complete_task(session: Session, task_id: int, principal: Principal, submitte
     runtime.advance(session, instance, wf, principal.name)
     if instance.status == "completed" and instance.alert is not None:
         alerts.close_alert(session, instance.alert, principal.name)
+    if task.bpmn_id == "review_violation" and instance.alert is not None:
+        from engine import traffic
+
+        traffic.on_review(session, instance.alert, values, principal.name)
     return task
 

@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 from engine import alerts
 from engine.alerts import Firing
 from engine.config import settings
+from engine.events import IncomingEvent, ingest_events
 from engine.models import Alert, Event, HumanTask, ProcessInstance
 
 KIND_NAMES = {"red_light": "Vượt đèn đỏ", "lane": "Đi sai làn, lấn làn", "wrong_way": "Đi ngược chiều",
@@ -121,6 +122,24 @@ def on_violation(session: Session, event: Event) -> None:
 
         jobs.start_scenario(session, alert, firing.scenario)
     check_watchlist(session, event)
+
+
+def on_review(session: Session, alert: Alert, values: dict[str, Any], actor: str) -> None:
+    """A confirmed violation whose plate the officer corrected: the corrected plate becomes a sighting at the
+    violation's camera and time (so tracing finds it) and the alert says so; the camera's reading is kept."""
+    corrected = str(values.get("plate_checked") or "").strip()
+    read = str((alert.details or {}).get("plate") or "")
+    if values.get("decision") != "confirm" or not corrected or plate_key(corrected) == plate_key(read):
+        return
+    from connectors.camera.plates import normalise
+
+    reading = normalise(corrected)
+    plate = reading.text if reading is not None else corrected.upper()
+    alert.details = {**(alert.details or {}), "plate_confirmed": plate}
+    ingest_events(session, [IncomingEvent(source="review", type="plate_sighting", sector="traffic", time=alert.first_seen,
+                                          entity=alert.entity, values={"plate": plate, "corrected_from": read or None,
+                                                                       "kind": (alert.details or {}).get("kind")},
+                                          idempotency_key=f"review:{alert.id}")], actor)
 
 
 def confirmed_counts(session: Session, since: datetime) -> dict[tuple[str, str], int]:

@@ -110,3 +110,19 @@ def test_tracing_draws_the_plates_route_through_the_cameras_in_time_order(client
     b_x = re.search(r'<circle cx="([\d.]+)"[^>]*/><text[^>]*>CAM-B<', svg).group(1)
     assert len(steps) == 2 and steps[0] == b_x  # first seen at CAM-B, then at CAM-A
     assert "<polyline" in svg
+
+
+def test_a_plate_corrected_by_the_reviewing_officer_is_what_tracing_finds(session) -> None:
+    with transaction() as s:
+        ids = ingest_events(s, [violation("red_light", "36A-128.45", 21)], "camera").accepted  # misread 3 as 8
+    jobs.process_events(ids)
+    session.rollback()
+    review = session.scalar(select(HumanTask).where(HumanTask.bpmn_id == "review_violation"))
+    police = factories.user("officer", "CA-TINH")
+    with transaction() as s:
+        tasks.complete_task(s, review.id, police, {"decision": "confirm", "plate_checked": "36a 12345"})
+    session.rollback()
+    found = traffic.sightings(session, "36A-123.45")
+    assert [(f["plate"], f["camera"]) for f in found] == [("36A-123.45", "CAM-NGA-TU-BA-DINH")]
+    alert = session.scalar(select(Alert).where(Alert.rule_id == "camera:red_light"))
+    assert alert.details["plate_confirmed"] == "36A-123.45" and alert.details["plate"] == "36A-128.45"
