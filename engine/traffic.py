@@ -136,10 +136,11 @@ def on_review(session: Session, alert: Alert, values: dict[str, Any], actor: str
     reading = normalise(corrected)
     plate = reading.text if reading is not None else corrected.upper()
     alert.details = {**(alert.details or {}), "plate_confirmed": plate}
-    ingest_events(session, [IncomingEvent(source="review", type="plate_sighting", sector="traffic", time=alert.first_seen,
-                                          entity=alert.entity, values={"plate": plate, "corrected_from": read or None,
-                                                                       "kind": (alert.details or {}).get("kind")},
-                                          idempotency_key=f"review:{alert.id}")], actor)
+    sighting = IncomingEvent(source="review", type="plate_sighting", sector="traffic", time=alert.first_seen,
+                             entity=alert.entity, idempotency_key=f"review:{alert.id}",
+                             values={"plate": plate, "corrected_from": read or None,
+                                     "kind": (alert.details or {}).get("kind")})
+    ingest_events(session, [sighting], actor)
 
 
 def confirmed_counts(session: Session, since: datetime) -> dict[tuple[str, str], int]:
