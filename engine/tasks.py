@@ -42,19 +42,23 @@ def _visible_ids(principal: Principal, status: str, *, include_assigned: bool = 
     order (read straight from its index): the page is among them, whatever the other branches hold."""
     open_ = HumanTask.status == status
 
-    def branch(*where: Any) -> Any:
+    def branch(*where: Any, paged: bool) -> Any:
         stmt = select(HumanTask.id).where(open_, *where, *filters)
-        return stmt.order_by(*PAGE_ORDER).limit(window) if window is not None else stmt
+        if window is None or not paged:
+            return stmt
+        # a LIMIT inside a UNION member must be wrapped for SQLite and PostgreSQL alike
+        return select(stmt.order_by(*PAGE_ORDER).limit(window).subquery().c.id)
 
-    branches = [branch(HumanTask.candidate_role == principal.role)]
+    # A role's or a department's open tasks can be tens of thousands: read in order, only as far as the page. A
+    # person's own (assigned, named) are few: read whole (ordered and limited, a planner would rather walk the
+    # page index over every open task looking for them).
+    branches = [branch(HumanTask.candidate_role == principal.role, paged=True)]
     if principal.department_id is not None:
-        branches.append(branch(HumanTask.candidate_department_id == principal.department_id))
+        branches.append(branch(HumanTask.candidate_department_id == principal.department_id, paged=True))
     if principal.user_id is not None:
         if include_assigned:
-            branches.append(branch(HumanTask.assignee_id == principal.user_id))
-        branches.append(branch(HumanTask.id.in_(_named_for(principal.user_id))))
-    if window is not None:  # a LIMIT inside a UNION member must be wrapped for SQLite and PostgreSQL alike
-        branches = [select(b.subquery().c.id) for b in branches]
+            branches.append(branch(HumanTask.assignee_id == principal.user_id, paged=False))
+        branches.append(branch(HumanTask.id.in_(_named_for(principal.user_id)), paged=False))
     return union_all(*branches)
 
 
