@@ -98,3 +98,18 @@ def test_a_dead_source_and_a_changed_resolution_are_told_not_crashed(tmp_path) -
     frames = list(frames_of(str(video), size=(1280, 720), on_health=lambda s, d: told.append((s, d))))
     assert len(frames) == synthetic.FRAMES and frames[0].shape[:2] == (720, 1280)
     assert told[0][0] == "resolution_changed" and "640x360" in told[0][1]
+
+
+def test_a_viewer_who_leaves_before_the_first_frame_gives_the_slot_back(client) -> None:
+    from web import traffic_pages
+
+    headers = _operator(client)
+    client.post("/api/v1/cameras", json={"code": "CAM-4", "name": "D", "source": "synthetic:360p"}, headers=headers)
+    client.put("/api/v1/cameras/CAM-4/calibration", json=calibration_to_dict(synthetic.calibration(scale=1)),
+               headers=headers)
+    free = traffic_pages._LIVE_VIEWERS._value
+    for _ in range(free + 2):  # more viewers than slots, one after the other, each leaving at once
+        resp = client.get("/cameras/CAM-4/live.mjpg?seconds=5", buffered=False)
+        assert resp.status_code == 200
+        resp.close()
+    assert traffic_pages._LIVE_VIEWERS._value == free

@@ -158,6 +158,27 @@ def snapshot(code: str) -> Any:
 _LIVE_VIEWERS = threading.BoundedSemaphore(int(os.environ.get("IOC_LIVE_VIEWERS", "4")))
 
 
+class _ViewerSlot:
+    """A live view's frames, holding one of the viewer slots until the server closes the response, whether the
+    viewer watched to the end, left early, or left before the first frame (a plain generator's ``finally`` would
+    not run in that last case, and the slot would be lost)."""
+
+    def __init__(self, frames: Any) -> None:
+        self.frames, self.held = frames, True
+
+    def __iter__(self) -> Any:
+        return self
+
+    def __next__(self) -> bytes:
+        return bytes(next(self.frames))
+
+    def close(self) -> None:
+        self.frames.close()
+        if self.held:
+            self.held = False
+            _LIVE_VIEWERS.release()
+
+
 @bp.route("/cameras/<code>/live.mjpg")
 @page_auth()
 def live_view(code: str) -> Any:
@@ -171,17 +192,20 @@ def live_view(code: str) -> Any:
     if not _LIVE_VIEWERS.acquire(blocking=False):
         return render_template("error.html", code="too_many_viewers", status=429,
                                message=_("Too many people are watching live views; try again in a minute")), 429
-    seconds = float(request.args.get("seconds", "600"))
+    try:
+        seconds = min(600.0, max(1.0, float(request.args.get("seconds", "600"))))
+    except ValueError:
+        seconds = 600.0
+    frames = live.overlay_jpegs(source, cal, seconds=seconds)
 
-    def stream() -> Any:
+    def parts() -> Any:
         try:
-            for jpeg in live.overlay_jpegs(source, cal, seconds=min(600.0, max(1.0, seconds))):
+            for jpeg in frames:
                 yield b"--frame\r\nContent-Type: image/jpeg\r\nContent-Length: " + str(len(jpeg)).encode() + \
                     b"\r\n\r\n" + jpeg + b"\r\n"
         except ConnectionError:
             return
-        finally:
-            _LIVE_VIEWERS.release()
 
-    return Response(stream(), mimetype="multipart/x-mixed-replace; boundary=frame",
+    stream = _ViewerSlot(parts())
+    return Response(stream, mimetype="multipart/x-mixed-replace; boundary=frame",
                     headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"})

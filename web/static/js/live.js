@@ -38,3 +38,17 @@
     }
   });
 })();
+
+// Navigation menus: one open at a time, closed by a click elsewhere.
+(function () {
+  "use strict";
+  var menus = Array.prototype.slice.call(document.querySelectorAll("header nav details.menu"));
+  menus.forEach(function (m) {
+    m.addEventListener("toggle", function () {
+      if (m.open) { menus.forEach(function (o) { if (o !== m) { o.open = false; } }); }
+    });
+  });
+  document.addEventListener("click", function (e) {
+    menus.forEach(function (m) { if (m.open && !m.contains(e.target)) { m.open = false; } });
+  });
+}());
