@@ -9,10 +9,14 @@
    in the table), rolled up by month for the province: ``engine.indicators.series`` in process and
    ``GET /api/v1/indicators/{code}/observations?period=month`` through the Flask test client. p50 / p95 over K
    runs (goal p95 <= 100 ms), beside a baseline: the plain ``SELECT`` of the same rows without roll-up.
+3. A real-time indicator: hourly values for S stations over a year (S x 8,760 rows), each station's series by
+   month and the province's by month, read from the day/month roll-up rows (``indicator_rollups``, what the API
+   does) beside the same series added up from the hourly rows (what it did before the roll-up tables).
 
-Usage: .venv/bin/python bench/ingest.py [--only 12] [--events N] [--samples K] [--postgres]
+Usage: .venv/bin/python bench/ingest.py [--only 123] [--events N] [--samples K] [--stations S] [--postgres]
 With --postgres, part 1 uses IOC_DATABASE_URL and IOC_REDIS_URL (a scratch schema) and part 2 uses
-IOC_DATABASE_URL (the database name must contain 'bench': its public schema is dropped and recreated).
+IOC_DATABASE_URL (the database name must contain 'bench': its public schema is dropped and recreated); so does
+part 3.
 """
 
 from __future__ import annotations
@@ -79,6 +83,7 @@ def part2(args: argparse.Namespace, tmp: Path) -> str:
     with get_engine().begin() as conn:
         for i in range(0, len(rows), 5000):
             conn.execute(insert(IndicatorObservation), rows[i:i + 5000])
+        indicators.rebuild_rollups(conn)  # rows loaded straight into the table: add them up as record() would
     refresh_statistics()
     print(f"== 2. indicator roll-up: {len(communes)} communes x 60 months x {len(codes)} indicators = "
           f"{len(rows):,} rows (inserted in {time.perf_counter() - t:.1f} s)")
@@ -126,9 +131,77 @@ def part2(args: argparse.Namespace, tmp: Path) -> str:
     return f"2. indicator roll-up, 5 years x {len(communes)} communes by month: HTTP p95 {p95:.1f} ms ({verdict})"
 
 
+def part3(args: argparse.Namespace, tmp: Path) -> str:
+    os.environ["IOC_DATA_DIR"] = str(tmp / "var")
+    if not args.postgres:
+        os.environ.pop("IOC_DATABASE_URL", None)
+    elif "bench" not in os.environ.get("IOC_DATABASE_URL", ""):
+        raise BenchError("--postgres needs IOC_DATABASE_URL naming a database whose name contains 'bench'")
+    from datetime import timedelta
+
+    from engine import indicators
+    from engine.db import get_engine, refresh_statistics, session_factory, transaction
+    from engine.indicators import seed_indicators
+    from engine.migrate import upgrade
+    from engine.models import Indicator
+    from engine.org import seed_organisation
+
+    if args.postgres:
+        with get_engine().begin() as conn:
+            conn.exec_driver_sql("DROP SCHEMA public CASCADE; CREATE SCHEMA public")
+    upgrade()
+    with transaction() as s:
+        seed_organisation(s)
+        seed_indicators(s)
+        s.add(Indicator(code="bench_hourly", sector="environment", name="PM2.5 giờ", period="realtime",
+                        aggregation="mean", targets={}))
+    rnd = random.Random(7)
+    first = datetime(2025, 1, 1, tzinfo=VN)
+    t = time.perf_counter()
+    with transaction() as s:
+        ind = indicators.get(s, "bench_hourly")
+        for station in range(args.stations):
+            items = [{"entity": f"ST-{station:03d}", "time": first + timedelta(hours=h),
+                      "value": round(rnd.uniform(5, 120), 1)} for h in range(8760)]
+            for i in range(0, len(items), indicators.BATCH_LIMIT):
+                indicators.record(s, ind, items[i:i + indicators.BATCH_LIMIT], source="bench", actor="bench")
+    refresh_statistics()
+    rows = args.stations * 8760
+    print(f"== 3. real-time indicator: {args.stations} stations x 8,760 hours = {rows:,} rows, stored through "
+          f"engine.indicators.record with its roll-ups in {time.perf_counter() - t:.1f} s "
+          f"({rows / (time.perf_counter() - t):,.0f} rows/s)")
+    read = session_factory(write=False)
+    results: dict[str, list[float]] = {}
+    for label, fn in (("station by month, from the hourly rows (before)", "_from_observations"),
+                      ("station by month, from the roll-ups (now)", "_from_rollups"),
+                      ("province by month, from the hourly rows (before)", "_from_observations"),
+                      ("province by month, from the roll-ups (now)", "_from_rollups")):
+        entity = "ST-000" if label.startswith("station") else None
+        ms = []
+        for k in range(args.samples // 5 + 2):
+            with read() as s:
+                ind = indicators.get(s, "bench_hourly")
+                t0 = time.perf_counter()
+                if fn == "_from_rollups":
+                    rolled = indicators._from_rollups(s, ind, "month", "month", None, entity, None, None)
+                else:
+                    rolled = indicators._from_observations(s, ind, "month", None, entity, None, None)
+                points = indicators._to_level(rolled, "entity" if entity else "province", ind.aggregation)
+                if k >= 2:  # two warm-up runs
+                    ms.append((time.perf_counter() - t0) * 1000)
+                assert len(points) == 12, len(points)
+        results[label] = ms
+        print(f"  {label:<50}: p50 {percentile(ms, 50):7.1f} ms, p95 {percentile(ms, 95):7.1f} ms (n={len(ms)})")
+    before = percentile(results["province by month, from the hourly rows (before)"], 50)
+    now = percentile(results["province by month, from the roll-ups (now)"], 50)
+    return (f"3. hourly data, {args.stations} stations x 1 year, province by month: p50 {now:.1f} ms from the "
+            f"roll-ups vs {before:.1f} ms from the hourly rows ({before / now:.0f}x)")
+
+
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--only", default="12")
+    p.add_argument("--only", default="123")
+    p.add_argument("--stations", type=int, default=50)
     p.add_argument("--events", type=int, default=20_000)
     p.add_argument("--samples", type=int, default=50)
     p.add_argument("--postgres", action="store_true")
@@ -145,6 +218,12 @@ def main() -> int:
         tmp = Path(tempfile.mkdtemp(prefix="ioc-ingestbench-"))
         try:
             summary.append(part2(args, tmp))
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+    if "3" in args.only:
+        tmp = Path(tempfile.mkdtemp(prefix="ioc-ingestbench-"))
+        try:
+            summary.append(part3(args, tmp))
         finally:
             shutil.rmtree(tmp, ignore_errors=True)
     print("== summary")

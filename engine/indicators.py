@@ -18,14 +18,14 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import yaml
-from sqlalchemy import func, select
+from sqlalchemy import Connection, case, delete, func, insert, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from engine import audit, bus
 from engine.config import settings
 from engine.errors import N_, Forbidden, Invalid, NotFound
-from engine.models import Indicator, IndicatorObservation, Unit
+from engine.models import Indicator, IndicatorObservation, IndicatorRollup, Unit
 from engine.org import Principal
 
 SEED = Path(__file__).parent / "data" / "indicators.yaml"
@@ -102,14 +102,84 @@ def record(session: Session, indicator: Indicator, items: Sequence[dict[str, Any
         table = IndicatorObservation.__table__
         dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
         stmt = dialect.insert(table).on_conflict_do_nothing(
-            index_elements=["indicator_id", "unit_code", "entity", "period_start"]).returning(table.c.id)
-        result.stored = len(session.execute(stmt, rows).all())
+            index_elements=["indicator_id", "unit_code", "entity", "period_start"]).returning(
+            table.c.unit_code, table.c.entity, table.c.local_date, table.c.year, table.c.month,
+            table.c.period_start, table.c.value)
+        stored = [tuple(r) for r in session.execute(stmt, rows)]
+        result.stored = len(stored)
         result.duplicates = len(rows) - result.stored
+        _add_to_rollups(session, indicator.id, stored)
     if result.stored:
         audit.record(session, actor, "indicator.observations", "indicator", indicator.code, stored=result.stored,
                      duplicates=result.duplicates, bad=len(result.errors), source=source)
         bus.publish(session, "indicator.observations", indicator=indicator.code, stored=result.stored)
     return result
+
+
+def rollup_parts(stored: Iterable[tuple[str, str, date, int, int, datetime, float]]
+                 ) -> dict[tuple[str, str, str, date], list[Any]]:
+    """Stored observations ``(unit, entity, local_date, year, month, period_start, value)`` added up per
+    ``(grain, unit, entity, bucket date)`` into ``[year, month, n, total, low, high, last_at, last_value]``."""
+    parts: dict[tuple[str, str, str, date], list[Any]] = {}
+    for unit, entity, day, year, month, start, value in stored:
+        for grain, bucket_date in (("day", day), ("month", day.replace(day=1))):
+            part = parts.get((grain, unit, entity, bucket_date))
+            if part is None:
+                parts[(grain, unit, entity, bucket_date)] = [year, month, 1, value, value, value, start, value]
+                continue
+            part[2] += 1
+            part[3] += value
+            part[4] = min(part[4], value)
+            part[5] = max(part[5], value)
+            if start >= part[6]:
+                part[6], part[7] = start, value
+    return parts
+
+
+def _add_to_rollups(session: Session, indicator_id: int,
+                    stored: Sequence[tuple[str, str, date, int, int, datetime, float]]) -> None:
+    """Fold newly stored observations into the day and month roll-up rows (created or added to in one upsert;
+    keys in a fixed order so that concurrent batches on PostgreSQL take their row locks in the same order)."""
+    if not stored:
+        return
+    table = IndicatorRollup.__table__
+    rows = [{"indicator_id": indicator_id, "grain": grain, "unit_code": unit, "entity": entity,
+             "local_date": bucket_date, "year": p[0], "month": p[1], "n": p[2], "total": p[3], "low": p[4],
+             "high": p[5], "last_at": p[6], "last_value": p[7]}
+            for (grain, unit, entity, bucket_date), p in sorted(rollup_parts(stored).items(), key=lambda kv: kv[0])]
+    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
+    stmt = dialect.insert(table)
+    new, old = stmt.excluded, table.c
+    stmt = stmt.on_conflict_do_update(
+        index_elements=["indicator_id", "grain", "unit_code", "entity", "local_date"],
+        set_={"n": old.n + new.n, "total": old.total + new.total,
+              "low": case((new.low < old.low, new.low), else_=old.low),
+              "high": case((new.high > old.high, new.high), else_=old.high),
+              "last_value": case((new.last_at >= old.last_at, new.last_value), else_=old.last_value),
+              "last_at": case((new.last_at >= old.last_at, new.last_at), else_=old.last_at)})
+    for i in range(0, len(rows), 2000):
+        session.execute(stmt, rows[i:i + 2000])
+
+
+def rebuild_rollups(conn: Connection | Session, indicator_id: int | None = None) -> int:
+    """Make the roll-up rows again from the stored observations (all indicators, or one); returns how many. For
+    data loaded straight into the observations table with SQL. It replaces the indicator's roll-ups with what its
+    observations hold now: after the retention has purged raw observations, their periods' roll-ups would go."""
+    obs, table = IndicatorObservation.__table__, IndicatorRollup.__table__
+    ids = [indicator_id] if indicator_id is not None else list(conn.execute(select(Indicator.__table__.c.id)).scalars())
+    made = 0
+    for ind in ids:
+        conn.execute(delete(IndicatorRollup).where(table.c.indicator_id == ind))
+        stored = conn.execute(select(obs.c.unit_code, obs.c.entity, obs.c.local_date, obs.c.year, obs.c.month,
+                                     obs.c.period_start, obs.c.value).where(obs.c.indicator_id == ind))
+        rows = [{"indicator_id": ind, "grain": grain, "unit_code": unit, "entity": entity, "local_date": day,
+                 "year": p[0], "month": p[1], "n": p[2], "total": p[3], "low": p[4], "high": p[5], "last_at": p[6],
+                 "last_value": p[7]}
+                for (grain, unit, entity, day), p in rollup_parts(tuple(r) for r in stored).items()]
+        for i in range(0, len(rows), 5000):
+            conn.execute(insert(IndicatorRollup), rows[i:i + 5000])
+        made += len(rows)
+    return made
 
 
 def _row(indicator: Indicator, item: dict[str, Any], units: set[str], source: str
@@ -180,21 +250,9 @@ def series(session: Session, indicator: Indicator, *, level: str = "province", g
     if (level == "province" and granularity in ("month", "quarter", "year") and indicator.aggregation != "last"
             and indicator.period in ("month", "quarter", "year") and not unit and not entity):
         return _province_by_month(session, indicator, granularity, start, end)
-    stmt = select(IndicatorObservation.unit_code, IndicatorObservation.entity, IndicatorObservation.local_date,
-                  IndicatorObservation.year, IndicatorObservation.month, IndicatorObservation.period_start,
-                  IndicatorObservation.value).where(IndicatorObservation.indicator_id == indicator.id)
-    if unit:
-        stmt = stmt.where(IndicatorObservation.unit_code == unit)
-    if entity:
-        stmt = stmt.where(IndicatorObservation.entity == entity)
-    if start is not None:  # one more year back, for the comparison with the same period
-        stmt = stmt.where(IndicatorObservation.period_start >= start - timedelta(days=366))
-    if end is not None:
-        stmt = stmt.where(IndicatorObservation.period_start < end)
-    per_key: dict[tuple[str, str, str], list[tuple[datetime, float]]] = defaultdict(list)
-    for u, e, d, y, m, t, v in session.execute(stmt):
-        per_key[(u, e, bucket(granularity, d, y, m, t))].append((t, v))
-    rolled = {k: aggregate(indicator.aggregation, vs) for k, vs in per_key.items()}
+    grain = rollup_grain(granularity, end)
+    rolled = (_from_rollups(session, indicator, grain, granularity, unit, entity, start, end) if grain
+              else _from_observations(session, indicator, granularity, unit, entity, start, end))
     lines = _to_level(rolled, level, indicator.aggregation)
     first = bucket(granularity, *(_local_parts(start))) if start is not None else None
     out = []
@@ -205,6 +263,73 @@ def series(session: Session, indicator: Indicator, *, level: str = "province", g
         out.append({"period": key, "unit": u or None, "entity": e or None, "value": round(value, 6),
                     "previous_year": None if prev is None else round(prev, 6),
                     "change_pct": None if not prev else round((value - prev) / abs(prev) * 100, 2)})
+    return out
+
+
+def rollup_grain(granularity: str, end: datetime | None) -> str | None:
+    """The roll-up rows that answer a series exactly: months for monthly or coarser series whose range ends on a
+    local month boundary (or is open), days for daily or coarser ones ending on a local day boundary; None (read
+    the observations) otherwise. Where the range starts does not matter: the bucket holding the start is read
+    whole either way."""
+    if granularity == "raw":
+        return None
+    if end is None:
+        return "day" if granularity == "day" else "month"
+    local = end.astimezone(tz())
+    if (local.hour, local.minute, local.second, local.microsecond) != (0, 0, 0, 0):
+        return None
+    return "month" if granularity != "day" and local.day == 1 else "day"
+
+
+def _from_observations(session: Session, indicator: Indicator, granularity: str, unit: str | None,
+                       entity: str | None, start: datetime | None, end: datetime | None
+                       ) -> dict[tuple[str, str, str], float]:
+    obs = IndicatorObservation
+    stmt = select(obs.unit_code, obs.entity, obs.local_date, obs.year, obs.month, obs.period_start,
+                  obs.value).where(obs.indicator_id == indicator.id)
+    if unit:
+        stmt = stmt.where(obs.unit_code == unit)
+    if entity:
+        stmt = stmt.where(obs.entity == entity)
+    if start is not None:  # one more year back, for the comparison with the same period
+        stmt = stmt.where(obs.period_start >= start - timedelta(days=366))
+    if end is not None:
+        stmt = stmt.where(obs.period_start < end)
+    per_key: dict[tuple[str, str, str], list[tuple[datetime, float]]] = defaultdict(list)
+    for u, e, d, y, m, t, v in session.execute(stmt):
+        per_key[(u, e, bucket(granularity, d, y, m, t))].append((t, v))
+    return {k: aggregate(indicator.aggregation, vs) for k, vs in per_key.items()}
+
+
+def _from_rollups(session: Session, indicator: Indicator, grain: str, granularity: str, unit: str | None,
+                  entity: str | None, start: datetime | None, end: datetime | None
+                  ) -> dict[tuple[str, str, str], float]:
+    r = IndicatorRollup
+    stmt = select(r.unit_code, r.entity, r.local_date, r.year, r.month, r.n, r.total, r.high, r.last_at,
+                  r.last_value).where(r.indicator_id == indicator.id, r.grain == grain)
+    if unit:
+        stmt = stmt.where(r.unit_code == unit)
+    if entity:
+        stmt = stmt.where(r.entity == entity)
+    if start is not None:  # one more year back, for the comparison with the same period
+        first = start.astimezone(tz()).date() - timedelta(days=366)
+        stmt = stmt.where(r.local_date >= (first.replace(day=1) if grain == "month" else first))
+    if end is not None:
+        stmt = stmt.where(r.local_date < end.astimezone(tz()).date())
+    per_key: dict[tuple[str, str, str], list[tuple[int, float, float, datetime, float]]] = defaultdict(list)
+    for u, e, d, y, m, n, total, high, last_at, last_value in session.execute(stmt):
+        per_key[(u, e, bucket(granularity, d, y, m, last_at))].append((n, total, high, last_at, last_value))
+    how = indicator.aggregation
+    out: dict[tuple[str, str, str], float] = {}
+    for key, parts in per_key.items():
+        if how == "sum":
+            out[key] = sum(p[1] for p in parts)
+        elif how == "mean":
+            out[key] = sum(p[1] for p in parts) / sum(p[0] for p in parts)
+        elif how == "max":
+            out[key] = max(p[2] for p in parts)
+        else:
+            out[key] = max(parts, key=lambda p: p[3])[4]
     return out
 
 

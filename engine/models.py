@@ -413,6 +413,32 @@ class IndicatorObservation(Base):
     received_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
 
+class IndicatorRollup(Base):
+    """An indicator's observations added up per local day or month (``grain``) for one commune/ward or entity:
+    count, total, lowest, highest and the latest period's value, so that any roll-up from a day to a year is
+    exact for sum, mean, max and last without reading every observation. Kept up to date by
+    ``engine.indicators.record`` in the same transaction as the observations; kept when raw observations are
+    purged by the retention."""
+
+    __tablename__ = "indicator_rollups"
+    __table_args__ = (UniqueConstraint("indicator_id", "grain", "unit_code", "entity", "local_date"),
+                      Index("ix_indicator_rollups_series", "indicator_id", "grain", "year", "month"))
+    id: Mapped[int] = mapped_column(primary_key=True)
+    indicator_id: Mapped[int] = mapped_column(ForeignKey("indicators.id"))
+    grain: Mapped[str] = mapped_column(String(8))  # day | month
+    unit_code: Mapped[str] = mapped_column(String(16), default="")
+    entity: Mapped[str] = mapped_column(String(200), default="")
+    local_date: Mapped[date] = mapped_column(Date)  # the day, or the month's first day, in local time
+    year: Mapped[int] = mapped_column(Integer)
+    month: Mapped[int] = mapped_column(Integer)
+    n: Mapped[int] = mapped_column(Integer)
+    total: Mapped[float] = mapped_column()
+    low: Mapped[float] = mapped_column()
+    high: Mapped[float] = mapped_column()
+    last_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    last_value: Mapped[float] = mapped_column()
+
+
 class Source(Base):
     """A data source: a configured connector, its schedule, and its health."""
 

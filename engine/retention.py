@@ -1,7 +1,12 @@
 """Retention: raw events are kept for ``IOC_EVENT_RETENTION_DAYS`` (default 400: a year and a month, so that
 the same period a year earlier can still be looked at), then deleted by the worker, a bounded batch at a time.
 Quarantined events (kept for a person to look at) and the alerts, processes and indicator values that events
-led to are not touched. ``0`` keeps events forever."""
+led to are not touched. ``0`` keeps events forever.
+
+Raw real-time indicator observations (hourly AQI, sensor readings) are kept for
+``IOC_OBSERVATION_RETENTION_DAYS`` (default ``0``: forever); their day and month roll-ups
+(``indicator_rollups``) are kept whatever the setting, so that series by day, month, quarter and year still answer
+after the raw rows are gone. Observations of daily, monthly, quarterly and yearly indicators are never purged."""
 
 from __future__ import annotations
 
@@ -13,7 +18,7 @@ from sqlalchemy.orm import Session
 
 from engine import audit
 from engine.db import utcnow
-from engine.models import Event
+from engine.models import Event, Indicator, IndicatorObservation
 
 BATCH = 5000
 
@@ -33,5 +38,26 @@ def purge_events(session: Session, now: datetime | None = None, days: int | None
     if ids:
         session.execute(delete(Event).where(Event.id.in_(ids)))
         audit.record(session, "retention", "events.purged", "event_batch", ids[0], count=len(ids),
+                     before=cutoff.isoformat())
+    return len(ids)
+
+
+def observation_retention_days() -> int:
+    return int(os.environ.get("IOC_OBSERVATION_RETENTION_DAYS", "0"))
+
+
+def purge_observations(session: Session, now: datetime | None = None, days: int | None = None) -> int:
+    """Delete up to ``BATCH`` raw real-time observations older than the retention; returns how many."""
+    days = observation_retention_days() if days is None else days
+    if days <= 0:
+        return 0
+    cutoff = (now or utcnow()) - timedelta(days=days)
+    realtime = select(Indicator.id).where(Indicator.period == "realtime")
+    obs = IndicatorObservation
+    ids = list(session.scalars(select(obs.id).where(obs.indicator_id.in_(realtime), obs.period_start < cutoff)
+                               .order_by(obs.id).limit(BATCH)))
+    if ids:
+        session.execute(delete(obs).where(obs.id.in_(ids)))
+        audit.record(session, "retention", "observations.purged", "observation_batch", ids[0], count=len(ids),
                      before=cutoff.isoformat())
     return len(ids)

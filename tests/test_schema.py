@@ -58,3 +58,35 @@ def test_inbox_page_index_exists() -> None:
             sql = conn.exec_driver_sql(
                 "SELECT indexdef FROM pg_indexes WHERE indexname = 'ix_human_tasks_page'").scalar()
     assert sql is not None and "priority DESC" in sql and "IS NULL" in sql
+
+
+def test_the_roll_up_migration_adds_up_what_is_already_stored() -> None:
+    """An installation upgraded from 0013 gets roll-ups for the observations it already holds."""
+    from datetime import UTC, datetime
+
+    from alembic import command
+    from engine import indicators
+    from engine.migrate import alembic_config, upgrade
+    from engine.models import IndicatorObservation
+
+    with transaction() as s:
+        ind = indicators.get(s, "budget_revenue")
+        before = indicators.record(s, ind, [{"unit": u, "period_start": datetime(2026, m, 1, tzinfo=UTC).isoformat(),
+                                             "value": v} for m in (2, 3) for u, v in (("14758", 10.0), ("14797", 4.5))],
+                                   source="test", actor="test")
+        assert before.stored == 4
+        expected = indicators.series(s, ind, level="unit", granularity="quarter")  # read from the roll-ups
+    cfg = alembic_config()
+    with get_engine().begin() as connection:
+        cfg.attributes["connection"] = connection
+        command.downgrade(cfg, "0013")
+    try:
+        with transaction() as s:
+            assert s.scalar(select(func.count()).select_from(IndicatorObservation)) == 4
+    finally:
+        upgrade()
+    with transaction() as s:
+        ind = indicators.get(s, "budget_revenue")
+        assert indicators.series(s, ind, level="unit", granularity="quarter") == expected
+        assert [(p["unit"], p["period"], p["value"]) for p in expected] == [("14758", "2026-Q1", 20.0),
+                                                                            ("14797", "2026-Q1", 9.0)]

@@ -32,6 +32,7 @@ def _sweeper(stop: threading.Event) -> None:
             if time.monotonic() - last_statistics > STATISTICS_EVERY_S:
                 with transaction() as session:
                     retention.purge_events(session)
+                    retention.purge_observations(session)
                 traffic.purge_evidence(utcnow())
                 refresh_statistics()
                 last_statistics = time.monotonic()
