@@ -53,9 +53,14 @@ def seed_indicators(session: Session) -> int:
 
 
 def get(session: Session, code: str) -> Indicator:
+    known = session.info.setdefault("indicators", {})  # found in this session: the worker asks per reading
+    indicator = known.get(code)
+    if indicator is not None and indicator in session:
+        return indicator
     indicator = session.scalar(select(Indicator).where(Indicator.code == code))
     if indicator is None:
         raise NotFound(N_("No indicator %(indicator)s"), indicator=code)
+    known[code] = indicator
     return indicator
 
 
@@ -90,7 +95,9 @@ def record(session: Session, indicator: Indicator, items: Sequence[dict[str, Any
     if len(items) > BATCH_LIMIT:
         raise Invalid(N_("At most %(n)s observations per request"), n=BATCH_LIMIT, code="batch_too_large")
     result = RecordResult()
-    units = set(session.scalars(select(Unit.code)))
+    named = {str(item.get("unit")) for item in items if isinstance(item, dict) and item.get("unit")}
+    units = (set() if not named else set(session.scalars(select(Unit.code))) if len(named) > 500
+             else set(session.scalars(select(Unit.code).where(Unit.code.in_(named)))))
     rows: list[dict[str, Any]] = []
     for index, item in enumerate(items):
         row, problem = _row(indicator, item, units, source)
