@@ -45,6 +45,19 @@ def get(session: Session, kind: str, code: str, *, create: bool = False) -> Enti
     return row
 
 
+def preload(session: Session, events: list[Event]) -> None:
+    """Find the entities of a chunk of events with one query, for the lookups that follow in this session."""
+    known = session.info.setdefault("entities", {})
+    wanted: dict[str, set[str]] = {}
+    for ev in events:
+        kind = KIND_OF_EVENT.get(ev.type)
+        if kind is not None and ev.entity and (kind, ev.entity) not in known:
+            wanted.setdefault(kind, set()).add(ev.entity)
+    for kind, codes in wanted.items():
+        for row in session.scalars(select(Entity).where(Entity.kind == kind, Entity.code.in_(codes))):
+            known[(kind, row.code)] = row
+
+
 def observe(session: Session, event: Event) -> Entity | None:
     """Keep the entity's latest state from one of its events (a later event never yields to an older one)."""
     kind = KIND_OF_EVENT.get(event.type)

@@ -67,9 +67,18 @@ def on_air_quality(session: Session, event: Event) -> list[int]:
     if not event.entity or event.source == SOURCE:
         return []
     end = _hour_key(event.time)
-    rows = [(t, v or {}) for t, v in session.execute(
-        select(Event.time, Event.values).where(Event.type == "air_quality", Event.entity == event.entity,
-                                               Event.time > end - HISTORY - timedelta(hours=1), Event.time <= end))]
+    chunk = session.info.get("air_quality")
+    if chunk is not None and event.entity in chunk["history"]:
+        if (event.entity, end) in chunk["done"]:  # the same hour again: nothing it could add (see preload)
+            return []
+        chunk["done"].add((event.entity, end))
+        since = end - HISTORY - timedelta(hours=1)
+        rows = [(t, v) for t, v in chunk["history"][event.entity] if since < t <= end]
+    else:
+        rows = [(t, v or {}) for t, v in session.execute(
+            select(Event.time, Event.values).where(Event.type == "air_quality", Event.entity == event.entity,
+                                                   Event.time > end - HISTORY - timedelta(hours=1),
+                                                   Event.time <= end))]
     series = hourly_series(rows, end, 24)
     status = (event.values or {}).get("status")
     marked: dict[str, str] = status if isinstance(status, dict) else {}
@@ -98,6 +107,25 @@ def on_air_quality(session: Session, event: Event) -> list[int]:
                                          time=end, values=day or {}, entity=event.entity, unit=event.unit_code,
                                          idempotency_key=f"{event.entity}@day@{end.isoformat()}"))
     return ingest_events(session, derived, SOURCE).accepted if derived else []
+
+
+def preload(session: Session, events: list[Event]) -> None:
+    """Read, with one query, the readings that the air-quality events of a chunk need for their stations' hours
+    (kept in this session for ``on_air_quality``). Within the chunk each station-hour is computed once, at its
+    first reading: the readings of that hour are all stored before the chunk is judged, so a later reading of the
+    same hour finds the same series, and what it would store (the hour's AQI, the derived event) is already there
+    under the same keys."""
+    readings = [ev for ev in events if ev.type == "air_quality" and ev.entity and ev.source != SOURCE]
+    if not readings:
+        return
+    ends = [_hour_key(ev.time) for ev in readings]
+    history: dict[str, list[tuple[datetime, dict[str, Any]]]] = {ev.entity: [] for ev in readings if ev.entity}
+    for entity, moment, values in session.execute(
+            select(Event.entity, Event.time, Event.values)
+            .where(Event.type == "air_quality", Event.entity.in_(history),
+                   Event.time > min(ends) - HISTORY - timedelta(hours=1), Event.time <= max(ends))):
+        history[entity].append((moment, values or {}))
+    session.info["air_quality"] = {"history": history, "done": set()}
 
 
 def daily(series: dict[str, list[float | None]]) -> dict[str, Any] | None:

@@ -70,17 +70,27 @@ def process_chunk(event_ids: list[int]) -> int:
         if not claimed:
             return 0
         positions: list[Event] = []
-        for ev in session.scalars(select(Event).where(Event.id.in_(claimed)).order_by(Event.time, Event.id)):
-            obs = Observation(type=ev.type, sector=ev.sector, entity=ev.entity, unit_code=ev.unit_code,
-                              time=ev.time, values=ev.values or {})
+        observed: list[Event] = []
+        chunk = list(session.scalars(select(Event).where(Event.id.in_(claimed)).order_by(Event.time, Event.id)))
+        observations = [Observation(type=ev.type, sector=ev.sector, entity=ev.entity, unit_code=ev.unit_code,
+                                    time=ev.time, values=ev.values or {}) for ev in chunk]
+        # What the chunk will read, read first (one query each): the writes then go together at the commit
+        # instead of being flushed before every event's own queries.
+        rule_engine.preload(session, observations)
+        entities.preload(session, chunk)
+        environment.preload(session, chunk)
+        for ev, obs in zip(chunk, observations, strict=True):
             rule_engine.judge_event(session, rules, obs, ev.time.astimezone(zone))
             if ev.type == "vessel_position":  # judged per vessel once the chunk is read (AIS comes in bursts)
                 entities.observe(session, ev)
                 positions.append(ev)
             else:
-                derive(session, ev)
+                derive(session, ev, observe=False)
+                observed.append(ev)
         if positions:
             fisheries.on_positions(session, positions)
+        for ev in observed:  # entities' latest state last, in time order (one write per entity at the commit)
+            entities.observe(session, ev)
     return len(claimed)
 
 
@@ -115,10 +125,11 @@ def process_event(event_id: int) -> bool:
     return True
 
 
-def derive(session: Session, ev: Event) -> None:
-    """What follows from an event once it is judged: its entity's latest state, and what a sector computes (an
-    air-quality reading: the station's AQI)."""
-    entities.observe(session, ev)
+def derive(session: Session, ev: Event, *, observe: bool = True) -> None:
+    """What follows from an event once it is judged: its entity's latest state (unless the caller keeps it
+    itself), and what a sector computes (an air-quality reading: the station's AQI)."""
+    if observe:
+        entities.observe(session, ev)
     if ev.type == "air_quality":
         environment.on_air_quality(session, ev)
     elif ev.type == "vessel_position":

@@ -62,9 +62,13 @@ def judge_event(session: Session, rules: list[Rule], obs: Observation, local_tim
     if not applicable:
         return []
     key = subject(obs)
-    rows = {row.rule_id: row for row in session.scalars(
-        select(RuleStateRow).where(RuleStateRow.subject == key,
-                                   RuleStateRow.rule_id.in_([r.id for r in applicable])).with_for_update())}
+    preloaded = session.info.get("rule_states")
+    if preloaded is not None and key in preloaded:
+        rows = {r.id: preloaded[key][r.id] for r in applicable if r.id in preloaded[key]}
+    else:
+        rows = {row.rule_id: row for row in session.scalars(
+            select(RuleStateRow).where(RuleStateRow.subject == key,
+                                       RuleStateRow.rule_id.in_([r.id for r in applicable])).with_for_update())}
     touched: list[Alert] = []
     now = utcnow()
     for rule in applicable:
@@ -75,6 +79,8 @@ def judge_event(session: Session, rules: list[Rule], obs: Observation, local_tim
             continue
         if row is None:
             row = _row(session, rule, key, obs)
+            if preloaded is not None and key in preloaded:
+                preloaded[key][rule.id] = row
         before = from_dict(row.state)
         if not verdict.breached and memoryless and before.status == "normal":
             continue  # normal stays normal: nothing to write
@@ -93,6 +99,20 @@ def judge_event(session: Session, rules: list[Rule], obs: Observation, local_tim
         elif transition == "resolve":
             _resolve(session, row, rule)
     return touched
+
+
+def preload(session: Session, observations: list[Observation]) -> None:
+    """Read and lock, with one query, the rule-state rows of every subject a chunk of events speaks about, for the
+    ``judge_event`` calls that follow in this session: the chunk's state changes are then written together at the
+    commit instead of being flushed before each event's own query."""
+    keys = {subject(obs) for obs in observations}
+    if not keys:
+        return
+    found: dict[str, dict[str, RuleStateRow]] = {key: {} for key in keys}
+    for row in session.scalars(select(RuleStateRow).where(RuleStateRow.subject.in_(keys))
+                               .order_by(RuleStateRow.id).with_for_update()):
+        found[row.subject][row.rule_id] = row
+    session.info["rule_states"] = found
 
 
 def _open(session: Session, rule: Rule, f: Any) -> Alert:
