@@ -14,4 +14,4 @@ if ! (exec 3<>/dev/tcp/127.0.0.1/1883) 2>/dev/null; then
 fi
 .venv/bin/ruff check .
 .venv/bin/mypy
-.venv/bin/python -m pytest -q "$@"
+.venv/bin/python -m pytest -q --durations=15 "$@"

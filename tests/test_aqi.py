@@ -23,6 +23,8 @@ from engine.aqi import (
     sub_index,
 )
 
+pytestmark = pytest.mark.no_database  # pure: no database, no Redis (runs once, in the SQLite pass)
+
 # Bảng 2 typed again here, independently of engine/aqi.py, so that a wrong cell there fails a test.
 INDEX = (0, 50, 100, 150, 200, 300, 400, 500)
 TABLE2 = {

@@ -15,6 +15,8 @@ import requests
 
 from tests.conftest import ROOT, Server, ioc
 
+pytestmark = pytest.mark.browser  # runs once, against the embedded default (the demo's setup)
+
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 SHOTS = ROOT / "docs" / "screenshots"
 PASSWORD = "Browser-Pass-2026"

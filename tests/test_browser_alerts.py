@@ -16,6 +16,8 @@ import requests
 from tests.conftest import ROOT, Server, free_port, ioc, ioc_env
 from tests.test_browser import PASSWORD, SHOTS, browser, login  # noqa: F401 - the browser fixture
 
+pytestmark = pytest.mark.browser  # runs once, against the embedded default (the demo's setup)
+
 
 @pytest.fixture
 def server_with_rules(tmp_path: Path) -> Iterator[tuple[Server, Path]]:

@@ -5,10 +5,13 @@ camera-live.png and traffic.png."""
 
 from __future__ import annotations
 
+import pytest
 import requests
 
 from tests.conftest import Server, ioc
 from tests.test_browser import PASSWORD, SHOTS, browser, login, wait_for  # noqa: F401 - the browser fixture
+
+pytestmark = pytest.mark.browser  # runs once, against the embedded default (the demo's setup)
 
 
 def test_an_operator_registers_calibrates_and_watches_a_camera(server: Server, browser) -> None:  # noqa: F811

@@ -7,11 +7,14 @@ from __future__ import annotations
 import io
 from datetime import datetime
 
+import pytest
 import requests
 from openpyxl import Workbook
 
 from tests.conftest import Server, ioc
 from tests.test_browser import PASSWORD, SHOTS, browser, login  # noqa: F401 - the browser fixture
+
+pytestmark = pytest.mark.browser  # runs once, against the embedded default (the demo's setup)
 
 
 def test_an_officer_uploads_figures_and_a_leader_reads_them_against_the_plan(server: Server, browser) -> None:  # noqa: F811

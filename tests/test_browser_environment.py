@@ -7,11 +7,14 @@ from __future__ import annotations
 
 import random
 
+import pytest
 import requests
 
 from connectors.simulator import backlog
 from tests.conftest import Server, ioc
 from tests.test_browser import PASSWORD, SHOTS, browser, login, wait_for  # noqa: F401 - the browser fixture
+
+pytestmark = pytest.mark.browser  # runs once, against the embedded default (the demo's setup)
 
 
 def test_the_air_quality_monitor_shows_stations_by_aqi_and_a_stations_limits(server: Server, browser) -> None:  # noqa: F811

@@ -7,10 +7,13 @@ from __future__ import annotations
 import random
 from datetime import UTC, datetime, timedelta
 
+import pytest
 import requests
 
 from tests.conftest import Server, ioc
 from tests.test_browser import PASSWORD, SHOTS, browser, login, wait_for  # noqa: F401 - the browser fixture
+
+pytestmark = pytest.mark.browser  # runs once, against the embedded default (the demo's setup)
 
 
 def test_the_fisheries_monitor_shows_thousands_of_vessels_and_replays_a_track(server: Server, browser) -> None:  # noqa: F811

@@ -19,6 +19,8 @@ from connectors.camera.pipeline import Detection, run
 from connectors.camera.plates import distance, normalise
 from connectors.camera.tracking import Rules, Track, Tracker
 
+pytestmark = pytest.mark.no_database  # pure: no database, no Redis (runs once, in the SQLite pass)
+
 REAL_VIDEO = Path(__file__).resolve().parents[2] / "shared" / "data" / "video" / "car-detection.mp4"
 HORIZONTAL = ((0.0, 10.0), (100.0, 10.0))  # drawn left to right: moving down the image is +1
 

@@ -13,6 +13,8 @@ from connectors.camera import synthetic
 from connectors.camera.detector import OnnxDetector, configured
 from connectors.camera.pipeline import MotionPath, Settings
 
+pytestmark = pytest.mark.no_database  # pure: no database, no Redis (runs once, in the SQLite pass)
+
 onnx = pytest.importorskip("onnx", reason="the onnx package builds the test model (a dev dependency)")
 
 

@@ -12,6 +12,8 @@ import pytest
 
 from engine.cap import alert_to_cap, atom_feed, cap_circle, cap_polygons, cap_time, msg_type
 
+pytestmark = pytest.mark.no_database  # pure: no database, no Redis (runs once, in the SQLite pass)
+
 etree = pytest.importorskip("lxml.etree", reason="lxml is needed to parse and validate the XML")
 
 CAP_XSD = Path("/work/shared/data/cap/cap12.xsd")

@@ -20,6 +20,8 @@ from engine.conditions import (
     threshold,
 )
 
+pytestmark = pytest.mark.no_database  # pure: no database, no Redis (runs once, in the SQLite pass)
+
 T0 = datetime(2026, 11, 25, 3, 0, tzinfo=UTC)
 
 

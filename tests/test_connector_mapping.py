@@ -10,6 +10,8 @@ import pytest
 from connectors.base import check_config
 from connectors.mapping import MAPPING_SCHEMA, MISSING, MappingError, get_path, map_record, mapping_problems
 
+pytestmark = pytest.mark.no_database  # pure: no database, no Redis (runs once, in the SQLite pass)
+
 RECORD: dict[str, Any] = {
     "station": {"code": "TH-AQ-NGHISON", "name": "Nghi Sơn (KKT)", "id": 17},
     "observed_at": "2026-03-01T08:00:00+07:00",

@@ -12,6 +12,8 @@ from connectors.base import BadConfig, BadRecord
 from connectors.ngsi_ld import NgsiLd
 from engine.events import IncomingEvent
 
+pytestmark = pytest.mark.no_database  # pure: no database, no Redis (runs once, in the SQLite pass)
+
 CONTEXT = ["https://raw.githubusercontent.com/smart-data-models/dataModel.Environment/master/context.jsonld",
            "https://uri.etsi.org/ngsi-ld/v1/ngsi-ld-core-context-v1.7.jsonld"]
 AQ_ID = "urn:ngsi-ld:AirQualityObserved:TH-AQ-NGHISON"

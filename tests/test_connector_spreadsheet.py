@@ -18,6 +18,8 @@ from connectors.base import BadConfig, BadRecord, ObservationIn
 from connectors.spreadsheet import Spreadsheet, export_csv, template, validation_report
 from connectors.spreadsheet_values import conversion_factor, find_column, number, period_start, unit_code
 
+pytestmark = pytest.mark.no_database  # pure: no database, no Redis (runs once, in the SQLite pass)
+
 BUDGET = "Thu ngân sách (tỷ đồng)"
 RETAIL = "Bán lẻ hàng hóa (tỷ đồng)"
 SEPT_2026 = datetime(2026, 8, 31, 17, tzinfo=UTC)  # 1 September 2026, 00:00 in Hà Nội time

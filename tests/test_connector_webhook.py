@@ -13,6 +13,8 @@ from connectors.base import HIDDEN, AuthFailed, BadConfig, BadRecord, masked
 from connectors.webhook import SIGNATURE_HEADER, TIMESTAMP_HEADER, Webhook, sign, verify
 from engine.events import IncomingEvent
 
+pytestmark = pytest.mark.no_database  # pure: no database, no Redis (runs once, in the SQLite pass)
+
 SECRET = "bí-mật-webhook-0123456789"
 NOW = datetime(2026, 3, 1, 1, 0, tzinfo=UTC)
 TS = str(int(NOW.timestamp()))

@@ -9,6 +9,8 @@ import pytest
 from engine.notify.backoff import MAX_ATTEMPTS, next_attempt
 from engine.notify.message import build_message, dedupe_id, push_payload
 
+pytestmark = pytest.mark.no_database  # pure: no database, no Redis (runs once, in the SQLite pass)
+
 ALERT = {
     "id": 42, "title": "AQI vượt ngưỡng tại trạm Đông Hà", "severity": "khan_cap", "status": "firing",
     "sector": "environment", "entity": "Trạm Đông Hà", "value": 312.5,

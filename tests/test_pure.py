@@ -12,6 +12,8 @@ from engine.expressions import resolve
 from engine.forms import validate
 from engine.isotime import due_from, parse_duration
 
+pytestmark = pytest.mark.no_database  # pure: no database, no Redis (runs once, in the SQLite pass)
+
 T0 = datetime(2026, 11, 25, 3, 0, tzinfo=UTC)
 
 

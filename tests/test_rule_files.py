@@ -13,6 +13,8 @@ from engine.rule_files import RuleFileError, delete_rule, set_enabled, unified_d
 from engine.rules import check_text
 from tests.conftest import ROOT
 
+pytestmark = pytest.mark.no_database  # pure: no database, no Redis (runs once, in the SQLite pass)
+
 # A two-rule file in the shipped file's style (the shipped one grows as sectors add rules).
 ENV = (ROOT / "tests" / "fixtures" / "environment_two_rules.yaml").read_text(encoding="utf-8")
 AQI_HEADING = '  # Chỉ số chất lượng không khí VN_AQI trên 150: mức "Xấu" (Quyết định 1459/QĐ-TCMT).'

@@ -11,6 +11,8 @@ import pytest
 
 from engine.rule_state import RuleState, Timing, from_dict, step, tick, to_dict
 
+pytestmark = pytest.mark.no_database  # pure: no database, no Redis (runs once, in the SQLite pass)
+
 T0 = datetime(2026, 11, 25, 3, 0, tzinfo=UTC)
 AT_ONCE = Timing()
 PEND = Timing(pending_s=60)

@@ -25,6 +25,8 @@ from connectors.station_file import (
 )
 from engine.events import IncomingEvent
 
+pytestmark = pytest.mark.no_database  # pure: no database, no Redis (runs once, in the SQLite pass)
+
 NOW = datetime(2025, 7, 1, 4, 0, tzinfo=UTC)  # 11:00 in Thanh Hóa
 STAMP = "20250701103000"  # 10:30 local = 03:30 UTC
 AT = datetime(2025, 7, 1, 3, 30, tzinfo=UTC)

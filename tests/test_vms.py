@@ -25,6 +25,8 @@ from engine.vms import (
     zone_of,
 )
 
+pytestmark = pytest.mark.no_database  # pure: no database, no Redis (runs once, in the SQLite pass)
+
 ZONES_FILE = Path(__file__).resolve().parent.parent / "rules" / "geo" / "thanh_hoa_sea_zones.geojson"
 COLLECTION = json.loads(ZONES_FILE.read_text(encoding="utf-8"))
 SEA = sea_map(COLLECTION)

@@ -8,6 +8,8 @@ import pytest
 
 from engine.wqi import band, do_percent, do_saturation, sub_index, wqi
 
+pytestmark = pytest.mark.no_database  # pure: no database, no Redis (runs once, in the SQLite pass)
+
 # The 1460 §2.3 worked example (mg/L; Aldrin, Dieldrin µg/L; Coliform MPN/100 mL; T °C).
 EXAMPLE = {"pH": 7.2, "Cu": 0.05, "As": 0.02, "T": 27.5, "DO": 5.7, "BOD5": 20, "COD": 25, "N-NH4": 0.2,
            "P-PO4": 0.3, "Aldrin": 0.05, "Dieldrin": 0.05, "Coliform": 10_000}
