@@ -42,21 +42,17 @@ from loop import BenchError, percentile  # noqa: E402
 VN = ZoneInfo("Asia/Ho_Chi_Minh")
 
 
-def part2(args: argparse.Namespace, tmp: Path) -> str:
+def fresh_database(args: argparse.Namespace, tmp: Path) -> None:
+    """A scratch database (SQLite in ``tmp``, or the emptied PostgreSQL schema), migrated and seeded."""
     os.environ["IOC_DATA_DIR"] = str(tmp / "var")
     if not args.postgres:
         os.environ.pop("IOC_DATABASE_URL", None)
     elif "bench" not in os.environ.get("IOC_DATABASE_URL", ""):
         raise BenchError("--postgres needs IOC_DATABASE_URL naming a database whose name contains 'bench'")
-    from sqlalchemy import insert, select
-
-    from engine import indicators
-    from engine.db import get_engine, refresh_statistics, session_factory, transaction
+    from engine.db import get_engine, transaction
     from engine.indicators import seed_indicators
     from engine.migrate import upgrade
-    from engine.models import IndicatorObservation, Unit
     from engine.org import seed_organisation
-    from web.app import create_app
 
     if args.postgres:
         with get_engine().begin() as conn:
@@ -65,6 +61,18 @@ def part2(args: argparse.Namespace, tmp: Path) -> str:
     with transaction() as s:
         seed_organisation(s)
         seed_indicators(s)
+
+
+def part2(args: argparse.Namespace, tmp: Path) -> str:
+    fresh_database(args, tmp)
+    from sqlalchemy import insert, select
+
+    from engine import indicators
+    from engine.db import get_engine, refresh_statistics, session_factory, transaction
+    from engine.models import IndicatorObservation, Unit
+    from web.app import create_app
+
+    with transaction() as s:
         communes = [u for u in s.scalars(select(Unit.code)) if u != "38"]
         codes = ["budget_revenue", "retail_sales", "new_enterprises", "traffic_accidents", "overdue_applications",
                  "online_applications_share"]
@@ -132,27 +140,14 @@ def part2(args: argparse.Namespace, tmp: Path) -> str:
 
 
 def part3(args: argparse.Namespace, tmp: Path) -> str:
-    os.environ["IOC_DATA_DIR"] = str(tmp / "var")
-    if not args.postgres:
-        os.environ.pop("IOC_DATABASE_URL", None)
-    elif "bench" not in os.environ.get("IOC_DATABASE_URL", ""):
-        raise BenchError("--postgres needs IOC_DATABASE_URL naming a database whose name contains 'bench'")
+    fresh_database(args, tmp)
     from datetime import timedelta
 
     from engine import indicators
-    from engine.db import get_engine, refresh_statistics, session_factory, transaction
-    from engine.indicators import seed_indicators
-    from engine.migrate import upgrade
+    from engine.db import refresh_statistics, session_factory, transaction
     from engine.models import Indicator
-    from engine.org import seed_organisation
 
-    if args.postgres:
-        with get_engine().begin() as conn:
-            conn.exec_driver_sql("DROP SCHEMA public CASCADE; CREATE SCHEMA public")
-    upgrade()
     with transaction() as s:
-        seed_organisation(s)
-        seed_indicators(s)
         s.add(Indicator(code="bench_hourly", sector="environment", name="PM2.5 giờ", period="realtime",
                         aggregation="mean", targets={}))
     rnd = random.Random(7)

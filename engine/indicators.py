@@ -143,6 +143,14 @@ def rollup_parts(stored: Iterable[tuple[str, str, date, int, int, datetime, floa
     return parts
 
 
+def rollup_rows(indicator_id: int, parts: Iterable[tuple[tuple[str, str, str, date], list[Any]]]
+                ) -> list[dict[str, Any]]:
+    """``rollup_parts`` items as ``indicator_rollups`` rows."""
+    return [{"indicator_id": indicator_id, "grain": grain, "unit_code": unit, "entity": entity,
+             "local_date": bucket_date, "year": p[0], "month": p[1], "n": p[2], "total": p[3], "low": p[4],
+             "high": p[5], "last_at": p[6], "last_value": p[7]} for (grain, unit, entity, bucket_date), p in parts]
+
+
 def _add_to_rollups(session: Session, indicator_id: int,
                     stored: Sequence[tuple[str, str, date, int, int, datetime, float]]) -> None:
     """Fold newly stored observations into the day and month roll-up rows (created or added to in one upsert;
@@ -150,10 +158,7 @@ def _add_to_rollups(session: Session, indicator_id: int,
     if not stored:
         return
     table = IndicatorRollup.__table__
-    rows = [{"indicator_id": indicator_id, "grain": grain, "unit_code": unit, "entity": entity,
-             "local_date": bucket_date, "year": p[0], "month": p[1], "n": p[2], "total": p[3], "low": p[4],
-             "high": p[5], "last_at": p[6], "last_value": p[7]}
-            for (grain, unit, entity, bucket_date), p in sorted(rollup_parts(stored).items(), key=lambda kv: kv[0])]
+    rows = rollup_rows(indicator_id, sorted(rollup_parts(stored).items(), key=lambda kv: kv[0]))
     dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
     stmt = dialect.insert(table)
     new, old = stmt.excluded, table.c
@@ -179,10 +184,7 @@ def rebuild_rollups(conn: Connection | Session, indicator_id: int | None = None)
         conn.execute(delete(IndicatorRollup).where(table.c.indicator_id == ind))
         stored = conn.execute(select(obs.c.unit_code, obs.c.entity, obs.c.local_date, obs.c.year, obs.c.month,
                                      obs.c.period_start, obs.c.value).where(obs.c.indicator_id == ind))
-        rows = [{"indicator_id": ind, "grain": grain, "unit_code": unit, "entity": entity, "local_date": day,
-                 "year": p[0], "month": p[1], "n": p[2], "total": p[3], "low": p[4], "high": p[5], "last_at": p[6],
-                 "last_value": p[7]}
-                for (grain, unit, entity, day), p in rollup_parts(tuple(r) for r in stored).items()]
+        rows = rollup_rows(ind, rollup_parts(tuple(r) for r in stored).items())
         for i in range(0, len(rows), 5000):
             conn.execute(insert(IndicatorRollup), rows[i:i + 5000])
         made += len(rows)
