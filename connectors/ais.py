@@ -28,6 +28,7 @@ from typing import Any
 from pyais.exceptions import MissingPayloadException, UnknownMessageException
 from pyais.messages import AISSentence, GatehouseSentence, NMEASentenceFactory
 
+from connectors import ais_fast
 from connectors.base import BadRecord, Item
 from engine.events import IncomingEvent
 
@@ -75,6 +76,7 @@ class AisDecoder:
     max_pending_lines: int = 50
     max_pending_s: float = 60.0
     index: int = 0  # number of the next line, for BadRecord.index
+    fast: bool = True  # read single-fragment position reports without pyais (connectors.ais_fast)
     _pending: dict[tuple[int | None, str], _Pending] = field(default_factory=dict)
     _wrapper_time: datetime | None = None
 
@@ -85,6 +87,8 @@ class AisDecoder:
         raw = (line.encode(errors="replace") if isinstance(line, str) else line).strip()
         if not raw or raw.startswith(b"#"):
             return out
+        if self.fast and (found := ais_fast.position(raw)) is not None:
+            return out + self._fast_position(found, raw, index, received)
         try:
             sentence = NMEASentenceFactory.produce(raw)
         except UnknownMessageException:
@@ -112,6 +116,22 @@ class AisDecoder:
         if sentence.frag_cnt == 1:
             return out + self._message(sentence, [sentence.raw], index, time or received, station)
         return out + self._fragment(sentence, key, _Pending(index, received, [sentence], [sentence.raw], time, station))
+
+    def _fast_position(self, p: ais_fast.FastPosition, raw: bytes, index: int, received: datetime) -> list[Item]:
+        """What ``_message`` makes of the same sentence read by pyais (the tag block is not part of ``raw``)."""
+        wrapper_time, self._wrapper_time = self._wrapper_time, None
+        time = (_tag_time(p.tag_time, received) if p.tagged else None) or wrapper_time or received
+        sentence = raw[raw.find(b"\\", 1) + 1:] if p.tagged else raw
+        self.stats.decoded += 1
+        if not p.mmsi:
+            return [self._bad(index, "no MMSI", sentence, "malformed")]
+        values = position_values(p.msg_type, p.lat, p.lon, p.speed, p.course, p.heading, p.status)
+        if values is None:
+            return [self._bad(index, "no position", sentence, "no_position")]
+        self.stats.positions += 1
+        extra = {"station": p.station} if p.station else {}
+        return [self._event("vessel_position", p.mmsi, values | extra, time, sentence,
+                            {"lat": values["lat"], "lon": values["lon"]})]
 
     def _fragment(self, sentence: AISSentence, key: tuple[int | None, str], new: _Pending) -> list[Item]:
         """A part of a multi-part message: kept, or the whole message when it is the last part."""
@@ -227,27 +247,37 @@ def _tag(sentence: AISSentence, received: datetime) -> tuple[datetime | None, st
     block.init()
     if not block.is_valid:
         return None, None
-    stamp, moment = block.receiver_timestamp, None
-    if stamp and stamp.isdigit():
-        seconds = int(stamp) / 1000 if int(stamp) > 10**11 else int(stamp)
-        try:
-            moment = _plausible(datetime.fromtimestamp(seconds, UTC), received)
-        except (OverflowError, OSError, ValueError):
-            moment = None
-    return moment, block.source_station or None
+    return _tag_time(block.receiver_timestamp, received), block.source_station or None
+
+
+def _tag_time(stamp: str | None, received: datetime) -> datetime | None:
+    """A tag block's ``c:`` (seconds, or milliseconds when > 1e11) as a time, when it is plausible."""
+    if not stamp or not stamp.isdigit():
+        return None
+    seconds = int(stamp) / 1000 if int(stamp) > 10**11 else int(stamp)
+    try:
+        return _plausible(datetime.fromtimestamp(seconds, UTC), received)
+    except (OverflowError, OSError, ValueError):
+        return None
 
 
 def _position(msg: Any) -> dict[str, Any] | None:
-    lat, lon = msg.lat, msg.lon
+    status = getattr(msg, "status", None)
+    return position_values(msg.msg_type, msg.lat, msg.lon, msg.speed, msg.course, msg.heading,
+                           None if status is None else int(status))
+
+
+def position_values(msg_type: int, lat: float | None, lon: float | None, speed: float | None, course: float | None,
+                    heading: float | None, status: int | None) -> dict[str, Any] | None:
+    """A position report's values, the "not available" ones left out; None without a position."""
     if lat is None or lon is None or abs(lat) > 90 or abs(lon) > 180:
         return None
-    values: dict[str, Any] = {"msg_type": msg.msg_type, "lat": lat, "lon": lon}
-    for name, value, limit in (("sog_kn", msg.speed, 102.25), ("cog", msg.course, 360), ("heading", msg.heading, 360)):
+    values: dict[str, Any] = {"msg_type": msg_type, "lat": lat, "lon": lon}
+    for name, value, limit in (("sog_kn", speed, 102.25), ("cog", course, 360), ("heading", heading, 360)):
         if value is not None and value < limit:
             values[name] = value
-    status = getattr(msg, "status", None)
-    if status is not None and int(status) != 15:
-        values["nav_status"] = int(status)
+    if status is not None and status != 15:
+        values["nav_status"] = status
     return values
 
 
