@@ -31,6 +31,7 @@ from pyais.messages import AISSentence, GatehouseSentence, NMEASentenceFactory
 from connectors import ais_fast
 from connectors.base import BadRecord, Item
 from engine.events import IncomingEvent
+from engine.tracks import NewFix, PositionReport
 
 log = logging.getLogger("ioc.connectors.ais")
 SECTOR = "fisheries"
@@ -77,6 +78,7 @@ class AisDecoder:
     max_pending_s: float = 60.0
     index: int = 0  # number of the next line, for BadRecord.index
     fast: bool = True  # read single-fragment position reports without pyais (connectors.ais_fast)
+    reports: bool = False  # positions as ``PositionReport``s (stored as track fixes) instead of events
     _pending: dict[tuple[int | None, str], _Pending] = field(default_factory=dict)
     _wrapper_time: datetime | None = None
 
@@ -130,8 +132,7 @@ class AisDecoder:
             return [self._bad(index, "no position", sentence, "no_position")]
         self.stats.positions += 1
         extra = {"station": p.station} if p.station else {}
-        return [self._event("vessel_position", p.mmsi, values | extra, time, sentence,
-                            {"lat": values["lat"], "lon": values["lon"]})]
+        return [self._position_item(p.mmsi, values | extra, time, sentence)]
 
     def _fragment(self, sentence: AISSentence, key: tuple[int | None, str], new: _Pending) -> list[Item]:
         """A part of a multi-part message: kept, or the whole message when it is the last part."""
@@ -205,12 +206,18 @@ class AisDecoder:
                 out.append(self._bad(index, "no position", raw, "no_position"))
             else:
                 self.stats.positions += 1
-                out.append(self._event("vessel_position", mmsi, values | extra, time, raw,
-                                       {"lat": values["lat"], "lon": values["lon"]}))
+                out.append(self._position_item(mmsi, values | extra, time, raw))
         if kind in (5, 19, 24):
             self.stats.statics += 1
             out.append(self._event("vessel_static", mmsi, _static(msg, time) | extra, time, raw, None))
         return out
+
+    def _position_item(self, mmsi: int, values: dict[str, Any], time: datetime, raw: bytes) -> Item:
+        if self.reports:
+            fix = NewFix(f"MMSI:{mmsi}", time, values["lat"], values["lon"], values.get("sog_kn"), values.get("cog"),
+                         values.get("heading"), values.get("nav_status"), self.source)
+            return PositionReport(fix, values)
+        return self._event("vessel_position", mmsi, values, time, raw, {"lat": values["lat"], "lon": values["lon"]})
 
     def _event(self, kind: str, mmsi: int, values: dict[str, Any], time: datetime, raw: bytes,
                location: dict[str, float] | None) -> IncomingEvent:
@@ -220,19 +227,21 @@ class AisDecoder:
 
 
 def decode_lines(lines: Iterable[bytes | str], *, source: str, received: datetime, stats: Stats | None = None,
-                 max_pending_lines: int = 50) -> Iterator[Item]:
-    """The events and bad records of NMEA lines that arrived at ``received`` (time zone aware; naive = UTC)."""
+                 max_pending_lines: int = 50, reports: bool = False) -> Iterator[Item]:
+    """The events (positions as ``PositionReport``s with ``reports``) and bad records of NMEA lines that arrived
+    at ``received`` (time zone aware; naive = UTC)."""
     received = received if received.tzinfo else received.replace(tzinfo=UTC)
-    decoder = AisDecoder(source, stats if stats is not None else Stats(), max_pending_lines=max_pending_lines)
+    decoder = AisDecoder(source, stats if stats is not None else Stats(), max_pending_lines=max_pending_lines,
+                         reports=reports)
     for line in lines:
         yield from decoder.feed(line, received)
     yield from decoder.flush()
 
 
-def replay(path: str | Path, source: str, stats: Stats | None = None) -> Iterator[Item]:
+def replay(path: str | Path, source: str, stats: Stats | None = None, reports: bool = False) -> Iterator[Item]:
     """Every item of an AIS log, start to end (times from the tag blocks, else now)."""
     with Path(path).open("rb") as f:
-        yield from decode_lines(f, source=source, received=datetime.now(UTC), stats=stats)
+        yield from decode_lines(f, source=source, received=datetime.now(UTC), stats=stats, reports=reports)
 
 
 def _plausible(moment: datetime, received: datetime) -> datetime | None:

@@ -36,7 +36,7 @@ class _Feed:
     """One sender's bytes: its unfinished line and its own decoder."""
 
     def __init__(self, source: str, stats: Stats) -> None:
-        self.decoder, self.rest = AisDecoder(source, stats), b""
+        self.decoder, self.rest = AisDecoder(source, stats, reports=True), b""
 
     def push(self, chunk: bytes) -> Iterator[Item]:
         *lines, self.rest = (self.rest + chunk).split(b"\n")
@@ -145,7 +145,7 @@ class AisFile(_AisConnector):
         end = data.rfind(b"\n") + 1 or (len(data) if len(data) >= limit else 0)  # a line being written waits
         lines = data[:end].split(b"\n")
         lines = lines[:-1] if data[:end].endswith(b"\n") else lines[:1] if end else []
-        decoder = AisDecoder(self.source, self.stats, index=line)
+        decoder = AisDecoder(self.source, self.stats, index=line, reports=True)
         now = datetime.now(UTC)
         for text in lines:
             yield from decoder.feed(text, now)

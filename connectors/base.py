@@ -12,8 +12,9 @@ A connector kind is a class with:
   - ``parse(payload, content_type)`` for data pushed to the IOC or uploaded (a webhook body, a file);
   - ``stream(stop)`` for long-lived connections (MQTT, a TCP socket), until ``stop`` is set.
 
-Items are ``engine.events.IncomingEvent`` (something observed), ``ObservationIn`` (a value of an indicator)
-or ``BadRecord`` (one record the connector could not read: skipped, counted, reported; the rest goes on).
+Items are ``engine.events.IncomingEvent`` (something observed), ``engine.tracks.PositionReport`` (a vessel's
+position from a stream, stored as a track fix), ``ObservationIn`` (a value of an indicator) or ``BadRecord``
+(one record the connector could not read: skipped, counted, reported; the rest goes on).
 
 Connectors raise only these errors (``STYLE.md``): ``NotReady`` (try again later: the runtime retries with
 backoff), ``AuthFailed`` (an operator must act), ``BadConfig`` (the configuration is wrong). A bad record is
@@ -32,6 +33,7 @@ from typing import Any, ClassVar
 from jsonschema import Draft202012Validator
 
 from engine.events import IncomingEvent
+from engine.tracks import PositionReport
 
 HIDDEN = "••••••"
 
@@ -78,7 +80,7 @@ class BadRecord:
     raw: Any = None
 
 
-Item = IncomingEvent | ObservationIn | BadRecord
+Item = IncomingEvent | PositionReport | ObservationIn | BadRecord
 
 
 @dataclass

@@ -22,11 +22,14 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from connectors.base import AuthFailed, BadConfig, BadRecord, Connector, ConnectorError, NotReady, ObservationIn
-from engine import indicators, sources
+from engine import fisheries, indicators, sources
+from engine.config import settings
 from engine.db import transaction, utcnow
 from engine.errors import EngineError, NotFound
 from engine.events import IncomingEvent, ingest_events
 from engine.models import Source, Unit
+from engine.rules import current_rules
+from engine.tracks import PositionReport
 
 log = logging.getLogger(__name__)
 # kind -> "module:Class"; imported when first used.
@@ -68,6 +71,7 @@ def connector_for(source: Source) -> Connector:
 @dataclass
 class Outcome:
     events: int = 0
+    positions: int = 0  # vessels' positions stored as track fixes (AIS)
     observations: int = 0
     duplicates: int = 0
     bad: list[dict[str, Any]] = field(default_factory=list)
@@ -75,12 +79,18 @@ class Outcome:
 
     @property
     def items(self) -> int:
-        return self.events + self.observations
+        return self.events + self.positions + self.observations
 
 
 def store(session: Session, source: str, items: list[Any], actor: str) -> Outcome:
     """Store what a connector yielded: events, indicator values; bad records kept for the report."""
     out = Outcome()
+    reports = [i for i in items if isinstance(i, PositionReport)]
+    if reports and any(r.event_type == "vessel_position" for r in current_rules(settings().rules_dir)):
+        items = [i.as_event() if isinstance(i, PositionReport) else i for i in items]  # a rule reads positions
+    elif reports:
+        fisheries.record_reports(session, reports)
+        out.positions, out.newest = len(reports), max(r.fix.time for r in reports)
     events = [i for i in items if isinstance(i, IncomingEvent)]
     named = {e.unit for e in events if e.unit}
     known = set(session.scalars(select(Unit.code).where(Unit.code.in_(named)))) if named else set()
@@ -93,7 +103,7 @@ def store(session: Session, source: str, items: list[Any], actor: str) -> Outcom
         out.events += len(ingested.accepted)
         out.duplicates += ingested.duplicates
     if events:
-        out.newest = max(e.time for e in events)
+        out.newest = max([e.time for e in events] + ([out.newest] if out.newest else []))
     by_indicator: dict[str, list[ObservationIn]] = defaultdict(list)
     for item in items:
         if isinstance(item, ObservationIn):
@@ -191,6 +201,8 @@ def try_config(kind: str, config: dict[str, Any], name: str = "test") -> dict[st
 def _describe(item: Any) -> dict[str, Any]:
     if isinstance(item, IncomingEvent):
         return {"event": item.type, "entity": item.entity, "time": item.time.isoformat(), "values": item.values}
+    if isinstance(item, PositionReport):
+        return {"event": item.type, "entity": item.entity, "time": item.fix.time.isoformat(), "values": item.values}
     if isinstance(item, ObservationIn):
         return {"indicator": item.indicator, "unit": item.unit, "period_start": item.period_start.isoformat(),
                 "value": item.value}
@@ -240,10 +252,11 @@ def listen(name: str, stop: threading.Event, flush_s: float = 1.0, log_every_s: 
     return total
 
 
-def consume(items: Iterator[Any], source: str, *, flush_s: float = 1.0, evaluate: bool = False) -> Outcome:
+def consume(items: Iterator[Any], source: str, *, flush_s: float = 1.0, evaluate: bool = False,
+            batch: int = 1000) -> Outcome:
     """Store what an iterator of items yields (a replay, a socket with no configured source), in one transaction
-    about every ``flush_s`` seconds (and every 1,000 items); with ``evaluate``, evaluate them in this process too
-    (for back-filling without a worker). Returns the totals."""
+    about every ``flush_s`` seconds (and every ``batch`` items); with ``evaluate``, evaluate them in this process
+    too (for back-filling without a worker). Returns the totals."""
     from engine import jobs
 
     total = Outcome()
@@ -255,6 +268,7 @@ def consume(items: Iterator[Any], source: str, *, flush_s: float = 1.0, evaluate
         with transaction() as session:
             done = store(session, source, buffer, actor=f"source:{source}")
         total.events += done.events
+        total.positions += done.positions
         total.duplicates += done.duplicates
         total.bad.extend(done.bad)
         if evaluate:
@@ -273,7 +287,7 @@ def consume(items: Iterator[Any], source: str, *, flush_s: float = 1.0, evaluate
 
     for item in items:
         buffer.append(item)
-        if len(buffer) >= 1000 or time.monotonic() - last >= flush_s:
+        if len(buffer) >= batch or time.monotonic() - last >= flush_s:
             flush()
     if buffer:
         flush()

@@ -7,9 +7,10 @@ entity that no registry knows is kept too, and shown as unregistered, so that no
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import select
+from sqlalchemy import Table, select
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -56,6 +57,28 @@ def preload(session: Session, events: list[Event]) -> None:
     for kind, codes in wanted.items():
         for row in session.scalars(select(Entity).where(Entity.kind == kind, Entity.code.in_(codes))):
             known[(kind, row.code)] = row
+
+
+def ensure(session: Session, kind: str, codes: list[str]) -> dict[str, Entity]:
+    """The entities of these codes, those not known yet made (in one statement), for a batch of reports."""
+    known = session.info.setdefault("entities", {})
+    out = {c: known[(kind, c)] for c in codes if (kind, c) in known and known[(kind, c)] in session}
+    missing = [c for c in dict.fromkeys(codes) if c not in out]
+    if missing:
+        found = {r.code: r for r in session.scalars(select(Entity).where(Entity.kind == kind,
+                                                                          Entity.code.in_(missing)))}
+        new = [c for c in missing if c not in found]
+        if new:
+            table = cast(Table, Entity.__table__)
+            dialect = session.get_bind().dialect.name
+            stmt = (postgresql.insert(table) if dialect == "postgresql" else sqlite.insert(table)
+                    ).on_conflict_do_nothing(index_elements=["kind", "code"])
+            session.execute(stmt, [{"kind": kind, "code": c, "attributes": {}, "latest": {}} for c in new])
+            found |= {r.code: r for r in session.scalars(select(Entity).where(Entity.kind == kind,
+                                                                               Entity.code.in_(new)))}
+        for code, row in found.items():
+            known[(kind, code)] = out[code] = row
+    return out
 
 
 def observe(session: Session, event: Event) -> Entity | None:

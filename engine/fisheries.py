@@ -14,11 +14,12 @@ from datetime import datetime, timedelta
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from engine import alerts, audit, bus, entities, vms
+from engine import alerts, audit, bus, entities, sea_screen, tracks, vms
 from engine.alerts import Firing
 from engine.config import settings
 from engine.db import utcnow
@@ -86,17 +87,7 @@ def fixes_of(session: Session, vessels: list[list[str]], now: datetime, since: d
              ) -> dict[str, list[vms.Fix]]:
     """Each vessel's fixes (by its first code; a vessel may be known by several: registration and MMSI) from
     ``since`` (default: ``HISTORY`` before ``now``) to ``now``, in time order, in one query."""
-    owner = {code: codes[0] for codes in vessels for code in codes}
-    out: dict[str, list[vms.Fix]] = {codes[0]: [] for codes in vessels}
-    for entity, moment, values in session.execute(
-            select(Event.entity, Event.time, Event.values)
-            .where(Event.type == "vessel_position", Event.entity.in_(list(owner)),
-                   Event.time > (since or now - HISTORY), Event.time <= now).order_by(Event.time)):
-        lat, lon = (values or {}).get("lat"), (values or {}).get("lon")
-        if isinstance(lat, int | float) and isinstance(lon, int | float):
-            out[owner[entity]].append(vms.Fix(time=moment, lat=float(lat), lon=float(lon),
-                                              speed_kn=(values or {}).get("sog_kn") or (values or {}).get("speed_kn")))
-    return out
+    return tracks.read(session, vessels, since or now - HISTORY, now)
 
 
 def _codes(row: Entity) -> list[str]:
@@ -174,15 +165,22 @@ def _port_call(session: Session, row: Entity, call: vms.PortEvent) -> None:
                   "ioc-fisheries")
 
 
+def _store_fixes(session: Session, events: list[Event]) -> None:
+    tracks.store(session, [f for ev in events if ev.entity and (f := tracks.from_values(
+        ev.entity, ev.time, ev.values or {}, ev.source)) is not None])
+
+
 def on_position(session: Session, event: Event) -> list[vms.Finding]:
     if not event.entity:
         return []
+    _store_fixes(session, [event])
     return judge(session, vessel_for(session, event.entity), event.time, new_fix=True)
 
 
 def on_positions(session: Session, events: list[Event]) -> int:
     """A batch of positions judged per vessel: one read of its recent fixes and one judgement at its latest fix,
     each new fix checked for where it lies. Returns how many vessels were judged."""
+    _store_fixes(session, events)
     by_vessel: dict[int, list[Event]] = {}
     rows: dict[int, Entity] = {}
     for ev in events:
@@ -203,6 +201,123 @@ def on_positions(session: Session, events: list[Event]) -> int:
         track = [f for f in tracks[rows[key].code] if now - HISTORY < f.time <= now]
         judge(session, rows[key], now, new_fix=True, new_fixes=len(group), track=track, open_alerts=open_alerts)
     return len(by_vessel)
+
+
+def vessels_for(session: Session, codes: list[str]) -> dict[str, Entity]:
+    """``vessel_for`` of many codes at once: the MMSIs matched to the registry in one query, the rest made."""
+    known = session.info.setdefault("fisheries_vessels", {})
+    out = {c: known[c] for c in codes if c in known and known[c] in session}
+    mmsis = {c[5:]: c for c in codes if c not in out and c.startswith("MMSI:")}
+    if mmsis:
+        for row in session.scalars(select(Entity).where(Entity.kind == "vessel", Entity.registered.is_(True),
+                                                        Entity.attributes["mmsi"].as_string().in_(list(mmsis)))):
+            code = mmsis.get(str((row.attributes or {}).get("mmsi")))
+            if code is not None and code not in out:
+                known[code] = out[code] = row
+    rest = [c for c in codes if c not in out]
+    for code, row in entities.ensure(session, "vessel", rest).items():
+        known[code] = out[code] = row
+    return out
+
+
+def record_reports(session: Session, reports: list[tracks.PositionReport]) -> int:
+    """Positions from a stream (AIS), a batch at a time: stored as fixes (not events), the latest state of the
+    vessel each report names kept as ``entities.observe`` keeps it, and each vessel judged as ``on_positions``
+    would — except the vessels the screen clears (``needs_judging``). Returns how many vessels were judged."""
+    if not reports:
+        return 0
+    tracks.store(session, [r.fix for r in reports])
+    groups: dict[str, list[tracks.PositionReport]] = {}
+    for r in reports:
+        groups.setdefault(r.fix.vessel, []).append(r)
+    codes = list(groups)
+    named = entities.ensure(session, "vessel", codes)
+    rows = vessels_for(session, codes)
+    before = {code: (named[code].last_seen, (named[code].latest or {}).get("location"),
+                     (rows[code].latest or {}).get("location")) for code in codes}
+    stamp = utcnow()
+    for code, group in groups.items():
+        group.sort(key=lambda r: r.fix.time)
+        last, row = group[-1], named[code]
+        if row.last_seen is None or last.fix.time >= row.last_seen:
+            row.latest = {**(row.latest or {}), "time": last.fix.time.isoformat(), "values": last.values,
+                          "type": "vessel_position", "location": {"lat": last.fix.lat, "lon": last.fix.lon}}
+            row.last_seen, row.updated_at = last.fix.time, stamp
+    judged: dict[int, list[tracks.PositionReport]] = {}
+    for code in needs_judging(session, groups, rows, before):
+        judged.setdefault(rows[code].id, []).extend(groups[code])
+    if not judged:
+        return 0
+    by_id = {rows[c].id: rows[c] for c in codes}
+    latest = {key: max(r.fix.time for r in group) for key, group in judged.items()}
+    with session.no_autoflush:
+        found = fixes_of(session, [_codes(by_id[k]) for k in judged], max(latest.values()),
+                         since=min(latest.values()) - HISTORY)
+        keys = [f"vms-{code}:{by_id[k].code}" for k in judged for code in RESOLVED_BY_A_GOOD_FIX]
+        open_alerts = {str(a.open_key): a for a in session.scalars(select(Alert).where(Alert.open_key.in_(keys)))}
+    for key, group in judged.items():
+        now = latest[key]
+        track = [f for f in found[by_id[key].code] if now - HISTORY < f.time <= now]
+        judge(session, by_id[key], now, new_fix=True, new_fixes=len(group), track=track, open_alerts=open_alerts)
+    return len(judged)
+
+
+def needs_judging(session: Session, groups: dict[str, list[tracks.PositionReport]], rows: dict[str, Entity],
+                  before: dict[str, tuple[datetime | None, Any, Any]]) -> list[str]:
+    """The codes whose vessel the exact rules must judge. A vessel is cleared only when judging it could change
+    nothing: it has no open VMS/IUU alert, every new position is clear by the screen (away from ports and land,
+    inside the boundary, in no zone it may not use), and either
+
+    - it is at sea, known before this batch with its last positions clear too (so no port call), its reports are
+      not older than its last, and it is not due its daily count (a new local day since its last report, for a
+      vessel that must carry VMS); or
+    - these are the first positions ever seen of it: then only whether it is at sea is set, as judging would."""
+    codes = list(groups)
+    flagged = set(session.scalars(select(Alert.entity).where(Alert.open_key.is_not(None), Alert.rule_id.like("vms:%"),
+                                                             Alert.entity.in_({rows[c].code for c in codes}))))
+    points: list[tuple[float, float]] = []
+    spans: dict[str, tuple[int, int]] = {}
+    for code in codes:
+        start = len(points)
+        points += [(r.fix.lon, r.fix.lat) for r in groups[code]]
+        points += [(p["lon"], p["lat"]) for p in before[code][1:] if isinstance(p, dict) and "lat" in p]
+        spans[code] = (start, len(points))
+    look = _screen().look([p[0] for p in points], [p[1] for p in points])
+    clear_for: dict[frozenset[str], Any] = {}
+    zone = ZoneInfo(settings().timezone)
+    out = []
+    for code in codes:
+        row, (seen, *_) = rows[code], before[code]
+        facts_now = facts(row)
+        allowed = frozenset(vms.allowed_zones(facts_now))
+        if allowed not in clear_for:
+            clear_for[allowed] = look.clear(allowed)
+        start, end = spans[code]
+        group = groups[code]
+        if row.code in flagged or not clear_for[allowed][start:end].all():
+            out.append(code)
+        elif end - start == len(group) and seen is None:  # first positions ever seen of this vessel
+            last = group[-1].fix
+            latest = dict(row.latest or {})
+            latest.setdefault("at_sea", vms.zone_of((last.lon, last.lat), sea().zones) is not None)
+            row.latest = latest
+        elif (row.latest or {}).get("at_sea") is not True or seen is None or group[0].fix.time < seen \
+                or end - start == len(group):
+            out.append(code)
+        elif facts_now.length_m >= vms.DEFAULTS.vms_required_length_m \
+                and seen.astimezone(zone).date() != group[-1].fix.time.astimezone(zone).date():
+            out.append(code)
+    return out
+
+
+@lru_cache(maxsize=4)
+def _screen_of(path: str, mtime: float) -> sea_screen.Screen:
+    return sea_screen.Screen.of(_sea(path, mtime))
+
+
+def _screen() -> sea_screen.Screen:
+    path = zones_path()
+    return _screen_of(str(path), path.stat().st_mtime)
 
 
 def tick(session: Session, now: datetime | None = None) -> int:

@@ -497,3 +497,22 @@ class Entity(Base):
     last_seen: Mapped[datetime | None] = mapped_column(UTCDateTime(), index=True)
     registered: Mapped[bool] = mapped_column(default=False)  # in an official registry (not only seen in data)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class VesselFix(Base):
+    """One position of a vessel (AIS, VMS or NGSI-LD), by the code its report named (a registration number, or
+    ``MMSI:<mmsi>``): the track that the VMS/IUU rules and the monitor read. A second report of the same vessel
+    at the same instant is ignored. AIS position reports are stored here only (not as events: see ADR 0009)."""
+
+    __tablename__ = "vessel_fixes"
+    __table_args__ = (UniqueConstraint("vessel", "time"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    vessel: Mapped[str] = mapped_column(String(200))
+    time: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
+    lat: Mapped[float] = mapped_column()
+    lon: Mapped[float] = mapped_column()
+    speed_kn: Mapped[float | None] = mapped_column()
+    course: Mapped[float | None] = mapped_column()
+    heading: Mapped[int | None] = mapped_column(Integer)
+    nav_status: Mapped[int | None] = mapped_column(Integer)
+    source: Mapped[str] = mapped_column(String(100), default="")

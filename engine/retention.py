@@ -6,7 +6,10 @@ led to are not touched. ``0`` keeps events forever.
 Raw real-time indicator observations (hourly AQI, sensor readings) are kept for
 ``IOC_OBSERVATION_RETENTION_DAYS`` (default ``0``: forever); their day and month roll-ups
 (``indicator_rollups``) are kept whatever the setting, so that series by day, month, quarter and year still answer
-after the raw rows are gone. Observations of daily, monthly, quarterly and yearly indicators are never purged."""
+after the raw rows are gone. Observations of daily, monthly, quarterly and yearly indicators are never purged.
+
+Vessels' track fixes (``vessel_fixes``: every AIS/VMS position) are kept for ``IOC_TRACK_RETENTION_DAYS``
+(default 400, as events were when positions were events; the VMS rules read two days, the monitor ten)."""
 
 from __future__ import annotations
 
@@ -18,7 +21,7 @@ from sqlalchemy.orm import Session
 
 from engine import audit
 from engine.db import utcnow
-from engine.models import Event, Indicator, IndicatorObservation
+from engine.models import Event, Indicator, IndicatorObservation, VesselFix
 
 BATCH = 5000
 
@@ -61,3 +64,26 @@ def purge_observations(session: Session, now: datetime | None = None, days: int 
         audit.record(session, "retention", "observations.purged", "observation_batch", ids[0], count=len(ids),
                      before=cutoff.isoformat())
     return len(ids)
+
+
+def track_retention_days() -> int:
+    return int(os.environ.get("IOC_TRACK_RETENTION_DAYS", "400"))
+
+
+def purge_fixes(session: Session, now: datetime | None = None, days: int | None = None, batches: int = 20) -> int:
+    """Delete track fixes older than the retention, up to ``batches`` x 10 ``BATCH`` rows; returns how many."""
+    days = track_retention_days() if days is None else days
+    if days <= 0:
+        return 0
+    cutoff = (now or utcnow()) - timedelta(days=days)
+    total = 0
+    for _ in range(batches):
+        ids = list(session.scalars(select(VesselFix.id).where(VesselFix.time < cutoff).limit(10 * BATCH)))
+        if not ids:
+            break
+        session.execute(delete(VesselFix).where(VesselFix.id.in_(ids)))
+        total += len(ids)
+    if total:
+        audit.record(session, "retention", "vessel_fixes.purged", "vessel_fix_batch", cutoff.date().isoformat(),
+                     count=total, before=cutoff.isoformat())
+    return total

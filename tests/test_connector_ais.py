@@ -344,7 +344,7 @@ def test_tcp_client_reads_a_feed_and_reconnects_after_it_drops(feed_server: tupl
         got = [running.next() for _ in range(5)]
     finally:
         stopped_in = running.close()
-    said = [i.type if isinstance(i, IncomingEvent) else i.reason.split(":")[0] for i in got]
+    said = [i.reason.split(":")[0] if isinstance(i, BadRecord) else i.type for i in got]
     assert said == ["vessel_position", "not an NMEA sentence", "malformed sentence",  # the half line at the end
                     "incomplete multi-part message", "vessel_static"]  # then the next connection's message
     assert stopped_in < 1

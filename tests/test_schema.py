@@ -90,3 +90,45 @@ def test_the_roll_up_migration_adds_up_what_is_already_stored() -> None:
         assert indicators.series(s, ind, level="unit", granularity="quarter") == expected
         assert [(p["unit"], p["period"], p["value"]) for p in expected] == [("14758", "2026-Q1", 20.0),
                                                                             ("14797", "2026-Q1", 9.0)]
+
+
+def test_the_track_migration_keeps_the_positions_already_stored_as_events() -> None:
+    """An installation upgraded from 0014 finds its vessels' tracks: each stored vessel_position event with a
+    position becomes a fix (AIS, VMS and NGSI-LD speeds in knots); a vessel's second report of an instant is one."""
+    from datetime import UTC, datetime, timedelta
+
+    from alembic import command
+    from engine.events import IncomingEvent, ingest_events
+    from engine.migrate import alembic_config, upgrade
+    from engine.models import VesselFix
+
+    t = datetime(2026, 11, 20, 1, 0, tzinfo=UTC)
+    cfg = alembic_config()
+    with get_engine().begin() as connection:
+        cfg.attributes["connection"] = connection
+        command.downgrade(cfg, "0014")
+    try:
+        with transaction() as s:
+            ingest_events(s, [
+                IncomingEvent(source="ais", type="vessel_position", sector="fisheries", time=t, entity="MMSI:574000001",
+                              values={"lat": 19.8, "lon": 106.7, "sog_kn": 7.5, "cog": 90.0, "heading": 88,
+                                      "nav_status": 7}),
+                IncomingEvent(source="vms", type="vessel_position", sector="fisheries", time=t + timedelta(hours=2),
+                              entity="TH-93388-TS", values={"lat": 19.7, "lon": 106.6, "speed_kn": 6.0}),
+                IncomingEvent(source="ngsi", type="vessel_position", sector="fisheries", time=t + timedelta(hours=3),
+                              entity="TH-93388-TS", values={"lat": 19.6, "lon": 106.5, "sog_ms": 1.0}),
+                IncomingEvent(source="vms2", type="vessel_position", sector="fisheries", time=t + timedelta(hours=3),
+                              entity="TH-93388-TS", values={"lat": 19.61, "lon": 106.51}),
+                IncomingEvent(source="vms", type="vessel_position", sector="fisheries", time=t, entity="TH-1",
+                              values={"note": "no position"}),
+            ], "test")
+    finally:
+        upgrade()
+    with transaction() as s:
+        fixes = s.execute(select(VesselFix.vessel, VesselFix.time, VesselFix.lat, VesselFix.speed_kn,
+                                 VesselFix.course, VesselFix.heading, VesselFix.nav_status)
+                          .order_by(VesselFix.time)).all()
+    assert [tuple(f) for f in fixes] == [
+        ("MMSI:574000001", t, 19.8, 7.5, 90.0, 88, 7),
+        ("TH-93388-TS", t + timedelta(hours=2), 19.7, 6.0, None, None, None),
+        ("TH-93388-TS", t + timedelta(hours=3), 19.6, pytest.approx(1.943844, abs=1e-5), None, None, None)]

@@ -223,15 +223,20 @@ def _cmd_environment_wqi(args: argparse.Namespace) -> int:
     return 0 if stored or not problems else 1
 
 
+AIS_BATCH = 10_000  # AIS lines per transaction when a feed is busy (track fixes are written in bulk)
+
+
 def _cmd_ais_replay(args: argparse.Namespace) -> int:
     from connectors.ais import Stats, replay
     from connectors.runtime import consume
 
     stats = Stats()
-    outcome = consume(replay(args.file, args.source, stats), args.source, evaluate=True)
+    outcome = consume(replay(args.file, args.source, stats, reports=True), args.source, evaluate=True,
+                      batch=AIS_BATCH)
     print(f"{stats.lines} lines: {stats.positions} positions, {stats.statics} static reports, "
           f"{stats.bad_checksum} bad checksums, {stats.incomplete} incomplete multi-part messages, "
-          f"{stats.malformed} malformed, {stats.unsupported_type} other sentences; {outcome.events} events stored")
+          f"{stats.malformed} malformed, {stats.unsupported_type} other sentences; {outcome.positions} positions and "
+          f"{outcome.events} events stored")
     return 0
 
 
@@ -251,8 +256,8 @@ def _cmd_ais_listen(args: argparse.Namespace) -> int:
                                             source=args.source)
     else:
         connector = AisUdp(config={"host": "0.0.0.0", "port": int(args.udp)}, source=args.source)  # noqa: S104
-    outcome = consume(connector.stream(stop), args.source)
-    print(f"{outcome.events} events stored, {len(outcome.bad)} bad records")
+    outcome = consume(connector.stream(stop), args.source, batch=AIS_BATCH)
+    print(f"{outcome.positions} positions and {outcome.events} events stored, {len(outcome.bad)} bad records")
     return 0
 
 

@@ -13,7 +13,7 @@ from sqlalchemy import select
 
 from engine import entities, fisheries
 from engine.db import utcnow
-from engine.models import Alert, Event
+from engine.models import Alert, VesselFix
 from web.auth import page_auth
 from web.db import db
 
@@ -54,10 +54,9 @@ def vessel(code: str) -> Any:
     row = entities.get(db(), "vessel", code)
     codes = [row.code] + ([f"MMSI:{row.attributes['mmsi']}"] if (row.attributes or {}).get("mmsi") else [])
     since = utcnow() - timedelta(days=10)
-    track = [{"t": t.isoformat(), "lat": (v or {}).get("lat"), "lon": (v or {}).get("lon")}
-             for t, v in db().execute(select(Event.time, Event.values).where(
-                 Event.type == "vessel_position", Event.entity.in_(codes), Event.time >= since).order_by(Event.time))
-             if isinstance((v or {}).get("lat"), int | float)]
+    track = [{"t": t.isoformat(), "lat": lat, "lon": lon} for t, lat, lon in db().execute(
+        select(VesselFix.time, VesselFix.lat, VesselFix.lon).where(VesselFix.vessel.in_(codes), VesselFix.time >= since)
+        .order_by(VesselFix.time, VesselFix.id))]
     alerts = list(db().scalars(select(Alert).where(Alert.entity == row.code).order_by(Alert.id.desc()).limit(20)))
     return render_template("fisheries_vessel.html", vessel=row, track=track, n=len(track),
                            alerts=alerts, zones=_zones_geojson())

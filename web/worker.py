@@ -33,6 +33,7 @@ def _sweeper(stop: threading.Event) -> None:
                 with transaction() as session:
                     retention.purge_events(session)
                     retention.purge_observations(session)
+                    retention.purge_fixes(session)
                 traffic.purge_evidence(utcnow())
                 refresh_statistics()
                 last_statistics = time.monotonic()
