@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import Table, select
+from sqlalchemy import Table, bindparam, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -69,16 +69,48 @@ def ensure(session: Session, kind: str, codes: list[str]) -> dict[str, Entity]:
                                                                           Entity.code.in_(missing)))}
         new = [c for c in missing if c not in found]
         if new:
-            table = cast(Table, Entity.__table__)
-            dialect = session.get_bind().dialect.name
-            stmt = (postgresql.insert(table) if dialect == "postgresql" else sqlite.insert(table)
-                    ).on_conflict_do_nothing(index_elements=["kind", "code"])
-            session.execute(stmt, [{"kind": kind, "code": c, "attributes": {}, "latest": {}} for c in new])
+            _insert_missing(session, kind, new)
             found |= {r.code: r for r in session.scalars(select(Entity).where(Entity.kind == kind,
                                                                                Entity.code.in_(new)))}
         for code, row in found.items():
             known[(kind, code)] = out[code] = row
     return out
+
+
+def _insert_missing(session: Session, kind: str, codes: list[str]) -> None:
+    table = cast(Table, Entity.__table__)
+    dialect = session.get_bind().dialect.name
+    stmt = (postgresql.insert(table) if dialect == "postgresql" else sqlite.insert(table)
+            ).on_conflict_do_nothing(index_elements=["kind", "code"])
+    session.execute(stmt, [{"kind": kind, "code": c, "attributes": {}, "latest": {}} for c in codes])
+
+
+def latest_states(session: Session, kind: str, codes: list[str]
+                  ) -> dict[str, tuple[int, datetime | None, dict[str, Any]]]:
+    """(id, last seen, latest state) of these entities, read without the ORM (those not known yet made): for a
+    batch that only writes their latest state back (``write_latest``). Not for entities this session also holds
+    as ORM objects, whose flush would write over it."""
+    def read(wanted: list[str]) -> dict[str, tuple[int, datetime | None, dict[str, Any]]]:
+        return {code: (eid, seen, latest or {}) for eid, code, seen, latest in session.execute(
+            select(Entity.id, Entity.code, Entity.last_seen, Entity.latest).where(Entity.kind == kind,
+                                                                                  Entity.code.in_(wanted)))}
+    out = read(codes) if codes else {}
+    missing = [c for c in dict.fromkeys(codes) if c not in out]
+    if missing:
+        _insert_missing(session, kind, missing)
+        out |= read(missing)
+    return out
+
+
+def write_latest(session: Session, changes: list[dict[str, Any]]) -> None:
+    """Write entities' latest state (``id``, ``latest``, ``last_seen``) in one statement."""
+    if not changes:
+        return
+    table = cast(Table, Entity.__table__)
+    stamp = utcnow()
+    session.execute(update(table).where(table.c.id == bindparam("eid")).values(
+        latest=bindparam("new_latest"), last_seen=bindparam("seen"), updated_at=stamp),
+        [{"eid": c["id"], "new_latest": c["latest"], "seen": c["last_seen"]} for c in changes])
 
 
 def observe(session: Session, event: Event) -> Entity | None:

@@ -231,32 +231,41 @@ def record_reports(session: Session, reports: list[tracks.PositionReport]) -> in
     for r in reports:
         groups.setdefault(r.fix.vessel, []).append(r)
     codes = list(groups)
-    named = entities.ensure(session, "vessel", codes)
     rows = vessels_for(session, codes)
-    before = {code: (named[code].last_seen, (named[code].latest or {}).get("location"),
+    # The entity each report names: the judged vessel itself (an unregistered MMSI, a registration number), or,
+    # for a registered vessel reporting by AIS, its MMSI's own entity, read and written here without the ORM.
+    aliases = entities.latest_states(session, "vessel", [c for c in codes if rows[c].code != c])
+    seen_and_latest: dict[str, tuple[datetime | None, dict[str, Any]]] = {
+        c: (aliases[c][1], aliases[c][2]) if c in aliases else (rows[c].last_seen, rows[c].latest or {}) for c in codes}
+    before = {code: (seen_and_latest[code][0], seen_and_latest[code][1].get("location"),
                      (rows[code].latest or {}).get("location")) for code in codes}
-    stamp = utcnow()
+    stamp, changes = utcnow(), []
     for code, group in groups.items():
         group.sort(key=lambda r: r.fix.time)
-        last, row = group[-1], named[code]
-        if row.last_seen is None or last.fix.time >= row.last_seen:
-            row.latest = {**(row.latest or {}), "time": last.fix.time.isoformat(), "values": last.values,
-                          "type": "vessel_position", "location": {"lat": last.fix.lat, "lon": last.fix.lon}}
-            row.last_seen, row.updated_at = last.fix.time, stamp
+        last, (seen, latest) = group[-1], seen_and_latest[code]
+        if seen is None or last.fix.time >= seen:
+            latest = {**latest, "time": last.fix.time.isoformat(), "values": last.values, "type": "vessel_position",
+                      "location": {"lat": last.fix.lat, "lon": last.fix.lon}}
+            if code in aliases:
+                changes.append({"id": aliases[code][0], "latest": latest, "last_seen": last.fix.time})
+            else:
+                row = rows[code]
+                row.latest, row.last_seen, row.updated_at = latest, last.fix.time, stamp
+    entities.write_latest(session, changes)
     judged: dict[int, list[tracks.PositionReport]] = {}
     for code in needs_judging(session, groups, rows, before):
         judged.setdefault(rows[code].id, []).extend(groups[code])
     if not judged:
         return 0
     by_id = {rows[c].id: rows[c] for c in codes}
-    latest = {key: max(r.fix.time for r in group) for key, group in judged.items()}
+    newest = {key: max(r.fix.time for r in group) for key, group in judged.items()}
     with session.no_autoflush:
-        found = fixes_of(session, [_codes(by_id[k]) for k in judged], max(latest.values()),
-                         since=min(latest.values()) - HISTORY)
+        found = fixes_of(session, [_codes(by_id[k]) for k in judged], max(newest.values()),
+                         since=min(newest.values()) - HISTORY)
         keys = [f"vms-{code}:{by_id[k].code}" for k in judged for code in RESOLVED_BY_A_GOOD_FIX]
         open_alerts = {str(a.open_key): a for a in session.scalars(select(Alert).where(Alert.open_key.in_(keys)))}
     for key, group in judged.items():
-        now = latest[key]
+        now = newest[key]
         track = [f for f in found[by_id[key].code] if now - HISTORY < f.time <= now]
         judge(session, by_id[key], now, new_fix=True, new_fixes=len(group), track=track, open_alerts=open_alerts)
     return len(judged)
