@@ -17,7 +17,6 @@ quality-controlled data only); a device error stores nothing.
 
 from __future__ import annotations
 
-from collections import defaultdict
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -32,6 +31,7 @@ PARAMETERS = ("pm25", "pm10", "so2", "no2", "co", "o3")
 HOURLY, DAILY = "vn_aqi_hourly", "vn_aqi_daily"
 SOURCE = "ioc-vn-aqi"
 HISTORY = timedelta(hours=24)
+HOUR = timedelta(hours=1)
 
 
 def _hour_key(moment: datetime) -> datetime:
@@ -44,22 +44,22 @@ def hourly_series(rows: list[tuple[datetime, dict[str, Any]]], end: datetime,
                   hours: int) -> dict[str, list[float | None]]:
     """Per parameter, the hourly means of the ``hours`` hours ending at ``end``, latest first (None: no data).
     Several readings within one hour are averaged; a parameter marked calibration or device error is skipped."""
-    sums: dict[tuple[str, datetime], list[float]] = defaultdict(list)
+    totals: dict[str, list[float]] = {param: [0.0] * hours for param in PARAMETERS}
+    counts: dict[str, list[int]] = {param: [0] * hours for param in PARAMETERS}
     for moment, values in rows:
+        back = (end - _hour_key(moment)) / HOUR  # 0 for the hour ending at ``end``
+        if not 0 <= back < hours:
+            continue
+        i = int(back)
         status = values.get("status")
         marked = status if isinstance(status, dict) else {}
         for param in PARAMETERS:
             value = values.get(param)
             if isinstance(value, int | float) and not isinstance(value, bool) and param not in marked:
-                sums[(param, _hour_key(moment))].append(float(value))
-    out: dict[str, list[float | None]] = {}
-    for param in PARAMETERS:
-        series = []
-        for i in range(hours):
-            got = sums.get((param, end - timedelta(hours=i)))
-            series.append(sum(got) / len(got) if got else None)
-        out[param] = series
-    return out
+                totals[param][i] += float(value)
+                counts[param][i] += 1
+    return {param: [t / n if n else None for t, n in zip(totals[param], counts[param], strict=True)]
+            for param in PARAMETERS}
 
 
 def on_air_quality(session: Session, event: Event) -> list[int]:
