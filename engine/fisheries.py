@@ -188,19 +188,25 @@ def on_positions(session: Session, events: list[Event]) -> int:
             row = vessel_for(session, ev.entity)
             rows[row.id] = row
             by_vessel.setdefault(row.id, []).append(ev)
-    if not by_vessel:
+    return judge_batch(session, rows, {key: [e.time for e in group] for key, group in by_vessel.items()})
+
+
+def judge_batch(session: Session, vessels: dict[int, Entity], times: dict[int, list[datetime]]) -> int:
+    """Judge each vessel (by id) once, at the newest of its new fixes' ``times``, each of them checked for where it
+    lies: one read of all their recent fixes, one of their open alerts. Returns how many vessels were judged."""
+    if not times:
         return 0
-    latest = {key: max(e.time for e in group) for key, group in by_vessel.items()}
+    newest = {key: max(moments) for key, moments in times.items()}
     with session.no_autoflush:
-        tracks = fixes_of(session, [_codes(rows[k]) for k in by_vessel], max(latest.values()),
-                          since=min(latest.values()) - HISTORY)
-        keys = [f"vms-{code}:{rows[k].code}" for k in by_vessel for code in RESOLVED_BY_A_GOOD_FIX]
+        found = fixes_of(session, [_codes(vessels[k]) for k in times], max(newest.values()),
+                         since=min(newest.values()) - HISTORY)
+        keys = [f"vms-{code}:{vessels[k].code}" for k in times for code in RESOLVED_BY_A_GOOD_FIX]
         open_alerts = {str(a.open_key): a for a in session.scalars(select(Alert).where(Alert.open_key.in_(keys)))}
-    for key, group in by_vessel.items():
-        now = latest[key]
-        track = [f for f in tracks[rows[key].code] if now - HISTORY < f.time <= now]
-        judge(session, rows[key], now, new_fix=True, new_fixes=len(group), track=track, open_alerts=open_alerts)
-    return len(by_vessel)
+    for key, moments in times.items():
+        now = newest[key]
+        track = [f for f in found[vessels[key].code] if now - HISTORY < f.time <= now]
+        judge(session, vessels[key], now, new_fix=True, new_fixes=len(moments), track=track, open_alerts=open_alerts)
+    return len(times)
 
 
 def vessels_for(session: Session, codes: list[str]) -> dict[str, Entity]:
@@ -252,23 +258,10 @@ def record_reports(session: Session, reports: list[tracks.PositionReport]) -> in
                 row = rows[code]
                 row.latest, row.last_seen, row.updated_at = latest, last.fix.time, stamp
     entities.write_latest(session, changes)
-    judged: dict[int, list[tracks.PositionReport]] = {}
+    judged: dict[int, list[datetime]] = {}
     for code in needs_judging(session, groups, rows, before):
-        judged.setdefault(rows[code].id, []).extend(groups[code])
-    if not judged:
-        return 0
-    by_id = {rows[c].id: rows[c] for c in codes}
-    newest = {key: max(r.fix.time for r in group) for key, group in judged.items()}
-    with session.no_autoflush:
-        found = fixes_of(session, [_codes(by_id[k]) for k in judged], max(newest.values()),
-                         since=min(newest.values()) - HISTORY)
-        keys = [f"vms-{code}:{by_id[k].code}" for k in judged for code in RESOLVED_BY_A_GOOD_FIX]
-        open_alerts = {str(a.open_key): a for a in session.scalars(select(Alert).where(Alert.open_key.in_(keys)))}
-    for key, group in judged.items():
-        now = newest[key]
-        track = [f for f in found[by_id[key].code] if now - HISTORY < f.time <= now]
-        judge(session, by_id[key], now, new_fix=True, new_fixes=len(group), track=track, open_alerts=open_alerts)
-    return len(judged)
+        judged.setdefault(rows[code].id, []).extend(r.fix.time for r in groups[code])
+    return judge_batch(session, {rows[c].id: rows[c] for c in codes}, judged)
 
 
 def needs_judging(session: Session, groups: dict[str, list[tracks.PositionReport]], rows: dict[str, Entity],
