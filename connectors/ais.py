@@ -28,13 +28,14 @@ from typing import Any
 from pyais.exceptions import MissingPayloadException, UnknownMessageException
 from pyais.messages import AISSentence, GatehouseSentence, NMEASentenceFactory
 
-from connectors import ais_fast
+from connectors import ais_batch, ais_fast
 from connectors.base import BadRecord, Item
 from engine.events import IncomingEvent
 from engine.tracks import NewFix, PositionReport
 
 log = logging.getLogger("ioc.connectors.ais")
 SECTOR = "fisheries"
+BATCH = 5000  # lines read at once by decode_lines
 _TEXT = {"shipname": "name", "callsign": "callsign", "destination": "destination", "vendorid": "vendor"}
 _NUMBERS = ("imo", "ship_type", "draught", "mothership_mmsi")
 _DIMENSIONS = ("to_bow", "to_stern", "to_port", "to_starboard")
@@ -81,6 +82,9 @@ class AisDecoder:
     reports: bool = False  # positions as ``PositionReport``s (stored as track fixes) instead of events
     _pending: dict[tuple[int | None, str], _Pending] = field(default_factory=dict)
     _wrapper_time: datetime | None = None
+    _times: dict[str | None, datetime | None] = field(default_factory=dict)
+    _times_for: datetime | None = None
+    _codes: dict[int, str] = field(default_factory=dict)  # MMSI -> entity code, for the reports of a busy feed
 
     def feed(self, line: bytes | str, received: datetime) -> list[Item]:
         index, self.index = self.index, self.index + 1
@@ -119,20 +123,75 @@ class AisDecoder:
             return out + self._message(sentence, [sentence.raw], index, time or received, station)
         return out + self._fragment(sentence, key, _Pending(index, received, [sentence], [sentence.raw], time, station))
 
+    def feed_many(self, lines: Iterable[bytes | str], received: datetime) -> list[Item]:
+        """``feed`` of each line, the plain position reports among them read at once (``connectors.ais_batch``);
+        as reports (``self.reports``) those are made here, in one loop, exactly as ``_fast_position`` makes them."""
+        raws = [(line.encode(errors="replace") if isinstance(line, str) else line).strip() for line in lines]
+        found = ais_batch.positions(raws) if self.fast else [None] * len(raws)
+        out: list[Item] = []
+        quick = 0
+        codes, source = self._codes, self.source
+        for raw, p in zip(raws, found, strict=True):
+            if p is None:
+                out += self.feed(raw, received)
+                continue
+            index, self.index = self.index, self.index + 1
+            if self._pending:
+                out += self.expire(received, index)
+            msg_type, mmsi, lat, lon, speed, course, heading, status, stamp, station, tagged = p
+            if not self.reports or not mmsi or abs(lat) > 90 or abs(lon) > 180:
+                self.stats.lines += 1
+                out += self._fast_position(p, raw, index, received)
+                continue
+            wrapper_time, self._wrapper_time = self._wrapper_time, None
+            time = (self._tag_time(stamp, received) if tagged else None) or wrapper_time or received
+            code = codes.get(mmsi)
+            if code is None:
+                if len(codes) > 100_000:
+                    codes.clear()
+                code = codes[mmsi] = f"MMSI:{mmsi}"
+            fix = _make(NewFix, (code, time, lat, lon, speed if speed < 102.25 else None,
+                                 course if course < 360 else None, heading if heading < 360 else None,
+                                 None if status is None or status == 15 else status, source))
+            out.append(_make(PositionReport, (fix, msg_type, station or None)))
+            quick += 1
+        self.stats.lines += quick
+        self.stats.decoded += quick
+        self.stats.positions += quick
+        return out
+
     def _fast_position(self, p: ais_fast.FastPosition, raw: bytes, index: int, received: datetime) -> list[Item]:
         """What ``_message`` makes of the same sentence read by pyais (the tag block is not part of ``raw``)."""
         wrapper_time, self._wrapper_time = self._wrapper_time, None
-        time = (_tag_time(p.tag_time, received) if p.tagged else None) or wrapper_time or received
+        time = (self._tag_time(p.tag_time, received) if p.tagged else None) or wrapper_time or received
         sentence = raw[raw.find(b"\\", 1) + 1:] if p.tagged else raw
         self.stats.decoded += 1
         if not p.mmsi:
             return [self._bad(index, "no MMSI", sentence, "malformed")]
+        if self.reports:  # straight to the fix (``position_values``'s rules, without the dict)
+            if abs(p.lat) > 90 or abs(p.lon) > 180:
+                return [self._bad(index, "no position", sentence, "no_position")]
+            self.stats.positions += 1
+            fix = _make(NewFix, (f"MMSI:{p.mmsi}", time, p.lat, p.lon, p.speed if p.speed < 102.25 else None,
+                                 p.course if p.course < 360 else None, p.heading if p.heading < 360 else None,
+                                 None if p.status is None or p.status == 15 else p.status, self.source))
+            return [_make(PositionReport, (fix, p.msg_type, p.station or None))]
         values = position_values(p.msg_type, p.lat, p.lon, p.speed, p.course, p.heading, p.status)
         if values is None:
             return [self._bad(index, "no position", sentence, "no_position")]
         self.stats.positions += 1
         extra = {"station": p.station} if p.station else {}
         return [self._position_item(p.mmsi, values | extra, time, sentence)]
+
+    def _tag_time(self, stamp: str | None, received: datetime) -> datetime | None:
+        """``_tag_time``, remembered for the lines that share a stamp (a second's worth of a busy feed)."""
+        if self._times_for != received:
+            self._times, self._times_for = {}, received
+        if stamp not in self._times:
+            if len(self._times) > 10_000:
+                self._times.clear()
+            self._times[stamp] = _tag_time(stamp, received)
+        return self._times[stamp]
 
     def _fragment(self, sentence: AISSentence, key: tuple[int | None, str], new: _Pending) -> list[Item]:
         """A part of a multi-part message: kept, or the whole message when it is the last part."""
@@ -216,7 +275,7 @@ class AisDecoder:
         if self.reports:
             fix = NewFix(f"MMSI:{mmsi}", time, values["lat"], values["lon"], values.get("sog_kn"), values.get("cog"),
                          values.get("heading"), values.get("nav_status"), self.source)
-            return PositionReport(fix, values)
+            return PositionReport(fix, values["msg_type"], values.get("station"))
         return self._event("vessel_position", mmsi, values, time, raw, {"lat": values["lat"], "lon": values["lon"]})
 
     def _event(self, kind: str, mmsi: int, values: dict[str, Any], time: datetime, raw: bytes,
@@ -233,8 +292,13 @@ def decode_lines(lines: Iterable[bytes | str], *, source: str, received: datetim
     received = received if received.tzinfo else received.replace(tzinfo=UTC)
     decoder = AisDecoder(source, stats if stats is not None else Stats(), max_pending_lines=max_pending_lines,
                          reports=reports)
+    batch: list[bytes | str] = []
     for line in lines:
-        yield from decoder.feed(line, received)
+        batch.append(line)
+        if len(batch) >= BATCH:
+            yield from decoder.feed_many(batch, received)
+            batch = []
+    yield from decoder.feed_many(batch, received)
     yield from decoder.flush()
 
 
@@ -242,6 +306,9 @@ def replay(path: str | Path, source: str, stats: Stats | None = None, reports: b
     """Every item of an AIS log, start to end (times from the tag blocks, else now)."""
     with Path(path).open("rb") as f:
         yield from decode_lines(f, source=source, received=datetime.now(UTC), stats=stats, reports=reports)
+
+
+_make = tuple.__new__  # a NamedTuple from a full tuple of its fields, without its Python-level __new__
 
 
 def _plausible(moment: datetime, received: datetime) -> datetime | None:

@@ -286,7 +286,7 @@ def needs_judging(session: Session, groups: dict[str, list[tracks.PositionReport
         spans[code] = (start, len(points))
     look = _screen().look([p[0] for p in points], [p[1] for p in points])
     clear_for: dict[frozenset[str], Any] = {}
-    zone = ZoneInfo(settings().timezone)
+    zone, zones = ZoneInfo(settings().timezone), sea().zones
     out = []
     for code in codes:
         row, (seen, *_) = rows[code], before[code]
@@ -301,7 +301,7 @@ def needs_judging(session: Session, groups: dict[str, list[tracks.PositionReport
         elif end - start == len(group) and seen is None:  # first positions ever seen of this vessel
             last = group[-1].fix
             latest = dict(row.latest or {})
-            latest.setdefault("at_sea", vms.zone_of((last.lon, last.lat), sea().zones) is not None)
+            latest.setdefault("at_sea", vms.zone_of((last.lon, last.lat), zones) is not None)
             row.latest = latest
         elif (row.latest or {}).get("at_sea") is not True or seen is None or group[0].fix.time < seen \
                 or end - start == len(group):

@@ -8,7 +8,7 @@ the event store.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, NamedTuple, cast
 
 from sqlalchemy import Table, select
@@ -53,15 +53,33 @@ def from_values(vessel: str, time: datetime, values: Mapping[str, Any], source: 
                   None if status is None else int(status), source)
 
 
+# SQLite: the driver's own executemany, with times written as SQLAlchemy writes them (a third faster for a busy feed)
+_SQLITE_INSERT = ("INSERT INTO vessel_fixes (vessel, time, lat, lon, speed_kn, course, heading, nav_status, source) "
+                  "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (vessel, time) DO NOTHING")
+_SQLITE_TIME = "%Y-%m-%d %H:%M:%S.%f"
+
+
 def store(session: Session, fixes: Iterable[NewFix]) -> None:
     """Insert the fixes in one statement; those already stored (same vessel and time) are left as they are."""
-    rows = [f._asdict() for f in fixes]
-    if not rows:
-        return
     dialect = session.get_bind().dialect.name
-    stmt = (postgresql.insert(_TABLE) if dialect == "postgresql" else sqlite.insert(_TABLE)).on_conflict_do_nothing(
-        index_elements=["vessel", "time"])
-    session.execute(stmt, rows)
+    driver = session.connection().connection.driver_connection if dialect == "sqlite" else None
+    if driver is not None:
+        written: dict[datetime, str] = {}  # a busy feed's reports share their seconds
+
+        def text(moment: datetime) -> str:
+            if moment not in written:
+                written[moment] = moment.astimezone(UTC).strftime(_SQLITE_TIME)
+            return written[moment]
+
+        rows = [(f.vessel, text(f.time), f.lat, f.lon, f.speed_kn, f.course, f.heading, f.nav_status, f.source)
+                for f in fixes]
+        if rows:
+            driver.cursor().executemany(_SQLITE_INSERT, rows)
+        return
+    dicts = [f._asdict() for f in fixes]
+    if dicts:
+        insert = postgresql.insert(_TABLE) if dialect == "postgresql" else sqlite.insert(_TABLE)
+        session.execute(insert.on_conflict_do_nothing(index_elements=["vessel", "time"]), dicts)
 
 
 def read(session: Session, vessels: list[list[str]], since: datetime, until: datetime) -> dict[str, list[vms.Fix]]:
@@ -78,11 +96,24 @@ def read(session: Session, vessels: list[list[str]], since: datetime, until: dat
 
 
 class PositionReport(NamedTuple):
-    """A position as a streaming connector (AIS) hands it over: the fix, and the values the vessel's latest state
-    shows (those of a ``vessel_position`` event)."""
+    """A position as a streaming connector (AIS) hands it over: the fix, the AIS message type and the receiving
+    station; ``values`` are those of the same ``vessel_position`` event (what the vessel's latest state shows)."""
 
     fix: NewFix
-    values: dict[str, Any]
+    msg_type: int
+    station: str | None = None
+
+    @property
+    def values(self) -> dict[str, Any]:
+        f = self.fix
+        out: dict[str, Any] = {"msg_type": self.msg_type, "lat": f.lat, "lon": f.lon}
+        for name, value in (("sog_kn", f.speed_kn), ("cog", f.course), ("heading", f.heading),
+                            ("nav_status", f.nav_status)):
+            if value is not None:
+                out[name] = value
+        if self.station:
+            out["station"] = self.station
+        return out
 
     @property
     def type(self) -> str:

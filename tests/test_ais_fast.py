@@ -11,7 +11,7 @@ import pytest
 from pyais.encode import encode_dict
 from pyais.messages import TagBlock
 
-from connectors import ais_fast
+from connectors import ais_batch, ais_fast
 from connectors.ais import AisDecoder, Stats
 
 pytestmark = pytest.mark.no_database  # pure: no database, no Redis (runs once, in the SQLite pass)
@@ -20,11 +20,11 @@ CORPUS = Path(__file__).resolve().parents[2] / "shared" / "data" / "ais" / "pyai
 RECEIVED = datetime(2026, 11, 25, 1, 0, tzinfo=UTC)
 
 
-def both(lines: list[bytes]) -> tuple[list[Any], Stats, list[Any], Stats]:
+def both(lines: list[bytes], reports: bool = False) -> tuple[list[Any], Stats, list[Any], Stats]:
     """The items and counts of the same lines read with the fast path and with pyais alone."""
     out = []
     for fast in (True, False):
-        decoder = AisDecoder("ais-test", fast=fast)
+        decoder = AisDecoder("ais-test", fast=fast, reports=reports)
         items = [item for line in lines for item in decoder.feed(line, RECEIVED)] + decoder.flush()
         out += [items, decoder.stats]
     return out[0], out[1], out[2], out[3]
@@ -50,6 +50,10 @@ def generated(rnd: random.Random, n: int) -> list[bytes]:
         if kind != 18:
             data["status"] = rnd.choice([0, 7, 15])
         line = encode_dict(data, sentence_type=rnd.choice(["VDM", "VDO"]))[0]
+        if kind in (2, 3):  # pyais encodes types 2 and 3 as type 1: set the type and the checksum by hand
+            body = line[1:line.index("*")].split(",")
+            body[5] = str(kind) + body[5][1:]
+            line = "!" + ",".join(body) + f"*{ais_fast.checksum(','.join(body).encode()):02X}"
         shape = rnd.randrange(6)
         if shape == 1:
             lines.append(tagged(line, f"s:station{i},c:{rnd.choice([1764032400, 1764032400123, 4102444800])}"))
@@ -64,9 +68,10 @@ def generated(rnd: random.Random, n: int) -> list[bytes]:
     return lines
 
 
-def test_generated_reports_read_fast_equal_the_pyais_reading() -> None:
+@pytest.mark.parametrize("reports", [False, True])
+def test_generated_reports_read_fast_equal_the_pyais_reading(reports: bool) -> None:
     lines = generated(random.Random(3), 3000)
-    fast_items, fast_stats, slow_items, slow_stats = both(lines)
+    fast_items, fast_stats, slow_items, slow_stats = both(lines, reports)
     assert fast_items == slow_items
     assert fast_stats == slow_stats
     assert fast_stats.positions > 500 and fast_stats.no_position > 300 and fast_stats.bad_checksum > 200
@@ -95,6 +100,51 @@ def test_the_shared_corpus_reads_the_same_with_the_fast_path(name: str) -> None:
     fast_items, fast_stats, slow_items, slow_stats = both(lines)
     assert fast_items == slow_items
     assert fast_stats == slow_stats
+
+
+def one_by_one_and_batched(lines: list[bytes], reports: bool) -> tuple[list[Any], Stats, list[Any], Stats]:
+    single, batched = AisDecoder("ais-test", reports=reports), AisDecoder("ais-test", reports=reports)
+    one = [item for line in lines for item in single.feed(line, RECEIVED)] + single.flush()
+    many = batched.feed_many(lines[:700], RECEIVED) + batched.feed_many(lines[700:], RECEIVED) + batched.flush()
+    return one, single.stats, many, batched.stats
+
+
+@pytest.mark.parametrize("reports", [False, True])
+def test_lines_read_in_batches_give_what_they_give_one_by_one(reports: bool) -> None:
+    rnd = random.Random(11)
+    lines = generated(rnd, 2000)
+    static = encode_dict({"type": 5, "mmsi": 574001234, "shipname": "THANH HOA 01"}, sentence_type="VDM", seq_id=3)
+    for at in range(0, len(lines), 97):  # multi-part messages, one of them cut, among the reports
+        lines.insert(at, static[0].encode())
+        if at % 2:
+            lines.insert(at + 2, static[1].encode())
+    lines += [line.replace(b",0*", b",2*") for line in lines[:50]]  # fill bits: not the plain shape
+    lines += [b"\\s:A,c:1764032400*7G\\" + line for line in lines[:20]]  # a tag block with a bad check
+    lines += [b"", b"# comment", b"junk", "!AIVDM,1,1,,A,\u0110,0*00".encode()]
+    one, one_stats, many, many_stats = one_by_one_and_batched(lines, reports)
+    assert many == one
+    assert many_stats == one_stats
+    assert ais_batch.positions(lines).count(None) < len(lines) / 2  # most lines were read at once
+
+
+@pytest.mark.skipif(not CORPUS.is_dir(), reason="the shared AIS corpus (../shared/data/ais) is not here")
+@pytest.mark.parametrize("name", ["nmea_data_sample.txt", "messages.ais", "mixed.txt", "gatehouse.nmea",
+                                  "sample.ais", "timestamped.ais", "ais_test_messages"])
+def test_the_shared_corpus_reads_the_same_in_batches(name: str) -> None:
+    lines = [line.strip() for line in (CORPUS / name).read_bytes().splitlines()]
+    for reports in (False, True):
+        one, one_stats, many, many_stats = one_by_one_and_batched(lines, reports)
+        assert many == one
+        assert many_stats == one_stats
+
+
+def test_class_a_and_b_reports_read_at_once_equal_the_single_reader() -> None:
+    rnd = random.Random(5)
+    lines = [line for line in generated(rnd, 3000) if not line.startswith(b"$")]
+    assert ais_batch.positions(lines) == [ais_fast.position(line) if ais_batch.positions([line])[0] else None
+                                          for line in lines]
+    read = [p for p in ais_batch.positions(lines) if p is not None]
+    assert {p.msg_type for p in read} == {1, 2, 3, 18} and len(read) > 1000
 
 
 @pytest.mark.parametrize("data", [b"", b"abc", b"\x00" * 9, bytes(range(256))])

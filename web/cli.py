@@ -223,7 +223,7 @@ def _cmd_environment_wqi(args: argparse.Namespace) -> int:
     return 0 if stored or not problems else 1
 
 
-AIS_BATCH = 10_000  # AIS lines per transaction when a feed is busy (track fixes are written in bulk)
+AIS_BATCH = 50_000  # AIS lines per transaction when a feed is busy (track fixes and vessels written in bulk)
 
 
 def _cmd_ais_replay(args: argparse.Namespace) -> int:
