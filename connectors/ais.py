@@ -30,6 +30,7 @@ from pyais.messages import AISSentence, GatehouseSentence, NMEASentenceFactory
 
 from connectors import ais_batch, ais_fast
 from connectors.base import BadRecord, Item
+from engine.bulk import paused_gc
 from engine.events import IncomingEvent
 from engine.tracks import NewFix, PositionReport
 
@@ -126,6 +127,10 @@ class AisDecoder:
     def feed_many(self, lines: Iterable[bytes | str], received: datetime) -> list[Item]:
         """``feed`` of each line, the plain position reports among them read at once (``connectors.ais_batch``);
         as reports (``self.reports``) those are made here, in one loop, exactly as ``_fast_position`` makes them."""
+        with paused_gc():
+            return self._feed_many(lines, received)
+
+    def _feed_many(self, lines: Iterable[bytes | str], received: datetime) -> list[Item]:
         raws = [(line.encode(errors="replace") if isinstance(line, str) else line).strip() for line in lines]
         found = ais_batch.positions(raws) if self.fast else [None] * len(raws)
         out: list[Item] = []

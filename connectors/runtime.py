@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session
 
 from connectors.base import AuthFailed, BadConfig, BadRecord, Connector, ConnectorError, NotReady, ObservationIn
 from engine import fisheries, indicators, sources
+from engine.bulk import paused_gc
 from engine.config import settings
 from engine.db import transaction, utcnow
 from engine.errors import EngineError, NotFound
@@ -84,11 +85,18 @@ class Outcome:
 
 def store(session: Session, source: str, items: list[Any], actor: str) -> Outcome:
     """Store what a connector yielded: events, indicator values; bad records kept for the report."""
+    if len(items) < 1000:
+        return _store(session, source, items, actor)
+    with paused_gc():  # a big batch: many small objects, no cycles (see engine.bulk)
+        return _store(session, source, items, actor)
+
+
+def _store(session: Session, source: str, items: list[Any], actor: str) -> Outcome:
     out = Outcome()
     reports = [i for i in items if isinstance(i, PositionReport)]
     if reports and any(r.event_type == "vessel_position" for r in current_rules(settings().rules_dir)):
         items = [i.as_event() if isinstance(i, PositionReport) else i for i in items]  # a rule reads positions
-    elif reports:
+    elif reports:  # a stream's positions: stored as track fixes (ADR 0009)
         fisheries.record_reports(session, reports)
         out.positions, out.newest = len(reports), max(r.fix.time for r in reports)
     events = [i for i in items if isinstance(i, IncomingEvent)]

@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 
 from engine import alerts, audit, bus, entities, sea_screen, tracks, vms
 from engine.alerts import Firing
+from engine.bulk import paused_gc
 from engine.config import settings
 from engine.db import utcnow
 from engine.events import IncomingEvent, ingest_events
@@ -232,6 +233,11 @@ def record_reports(session: Session, reports: list[tracks.PositionReport]) -> in
     would — except the vessels the screen clears (``needs_judging``). Returns how many vessels were judged."""
     if not reports:
         return 0
+    with paused_gc():
+        return _record_reports(session, reports)
+
+
+def _record_reports(session: Session, reports: list[tracks.PositionReport]) -> int:
     tracks.store(session, [r.fix for r in reports])
     groups: dict[str, list[tracks.PositionReport]] = {}
     for r in reports:
@@ -286,12 +292,16 @@ def needs_judging(session: Session, groups: dict[str, list[tracks.PositionReport
         spans[code] = (start, len(points))
     look = _screen().look([p[0] for p in points], [p[1] for p in points])
     clear_for: dict[frozenset[str], Any] = {}
+    allowed_for: dict[tuple[float, str, str, str | None], frozenset[str]] = {}
     zone, zones = ZoneInfo(settings().timezone), sea().zones
     out = []
     for code in codes:
         row, (seen, *_) = rows[code], before[code]
         facts_now = facts(row)
-        allowed = frozenset(vms.allowed_zones(facts_now))
+        kind = (facts_now.length_m, facts_now.kind, facts_now.home_province, facts_now.licensed_zone)
+        if kind not in allowed_for:
+            allowed_for[kind] = frozenset(vms.allowed_zones(facts_now))
+        allowed = allowed_for[kind]
         if allowed not in clear_for:
             clear_for[allowed] = look.clear(allowed)
         start, end = spans[code]
@@ -301,7 +311,9 @@ def needs_judging(session: Session, groups: dict[str, list[tracks.PositionReport
         elif end - start == len(group) and seen is None:  # first positions ever seen of this vessel
             last = group[-1].fix
             latest = dict(row.latest or {})
-            latest.setdefault("at_sea", vms.zone_of((last.lon, last.lat), zones) is not None)
+            if "at_sea" not in latest:
+                known = look.in_a_zone(start + len(group) - 1)
+                latest["at_sea"] = vms.zone_of((last.lon, last.lat), zones) is not None if known is None else known
             row.latest = latest
         elif (row.latest or {}).get("at_sea") is not True or seen is None or group[0].fix.time < seen \
                 or end - start == len(group):

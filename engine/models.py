@@ -508,7 +508,7 @@ class VesselFix(Base):
     __table_args__ = (UniqueConstraint("vessel", "time"),)
     id: Mapped[int] = mapped_column(primary_key=True)
     vessel: Mapped[str] = mapped_column(String(200))
-    time: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
+    time: Mapped[datetime] = mapped_column(UTCDateTime())  # read by vessel and time: UNIQUE(vessel, time)
     lat: Mapped[float] = mapped_column()
     lon: Mapped[float] = mapped_column()
     speed_kn: Mapped[float | None] = mapped_column()

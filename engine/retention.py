@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 
 from engine import audit
 from engine.db import utcnow
-from engine.models import Event, Indicator, IndicatorObservation, VesselFix
+from engine.models import Entity, Event, Indicator, IndicatorObservation, VesselFix
 
 BATCH = 5000
 
@@ -70,19 +70,19 @@ def track_retention_days() -> int:
     return int(os.environ.get("IOC_TRACK_RETENTION_DAYS", "400"))
 
 
-def purge_fixes(session: Session, now: datetime | None = None, days: int | None = None, batches: int = 20) -> int:
-    """Delete track fixes older than the retention, up to ``batches`` x 10 ``BATCH`` rows; returns how many."""
+def purge_fixes(session: Session, now: datetime | None = None, days: int | None = None, batch: int = BATCH) -> int:
+    """Delete track fixes older than the retention, up to ``batch`` per vessel (every vessel the IOC knows: each
+    reported position made its entity); returns how many. The fixes are read by vessel and time only (no index on
+    time alone, which would slow every insert of a busy feed), so the purge goes vessel by vessel."""
     days = track_retention_days() if days is None else days
     if days <= 0:
         return 0
     cutoff = (now or utcnow()) - timedelta(days=days)
     total = 0
-    for _ in range(batches):
-        ids = list(session.scalars(select(VesselFix.id).where(VesselFix.time < cutoff).limit(10 * BATCH)))
-        if not ids:
-            break
-        session.execute(delete(VesselFix).where(VesselFix.id.in_(ids)))
-        total += len(ids)
+    for code in session.scalars(select(Entity.code).where(Entity.kind == "vessel")):
+        ids = select(VesselFix.id).where(VesselFix.vessel == code, VesselFix.time < cutoff).limit(batch)
+        done = session.execute(delete(VesselFix).where(VesselFix.id.in_(ids.scalar_subquery())))
+        total += done.rowcount  # type: ignore[attr-defined]
     if total:
         audit.record(session, "retention", "vessel_fixes.purged", "vessel_fix_batch", cutoff.date().isoformat(),
                      count=total, before=cutoff.isoformat())

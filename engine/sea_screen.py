@@ -38,12 +38,14 @@ class Screen:
     land: Any  # widened
     boundary: Any  # narrowed (None: no boundary, the whole sea is permitted)
     zones: dict[str, Any]  # each zone, widened
+    sea: Any  # all the zones together, narrowed (None: no zone)
 
     @classmethod
     def of(cls, sea: SeaMap) -> Screen:
         return cls(ports=_area([a for areas in sea.ports.values() for a in areas], MARGIN),
                    land=_area(sea.land, MARGIN), boundary=_area(sea.boundary, -MARGIN),
-                   zones={z: _area(sea.zones[z], MARGIN) for z in ZONES if sea.zones.get(z)})
+                   zones={z: _area(sea.zones[z], MARGIN) for z in ZONES if sea.zones.get(z)},
+                   sea=_area([a for z in ZONES for a in sea.zones.get(z, [])], -MARGIN))
 
     def look(self, lon: Sequence[float], lat: Sequence[float]) -> Look:
         x, y = np.asarray(lon, dtype=float), np.asarray(lat, dtype=float)
@@ -54,7 +56,7 @@ class Screen:
 
         return Look(near_port=hits(self.ports), near_land=hits(self.land),
                     within_boundary=~none if self.boundary is None else hits(self.boundary),
-                    near_zone={z: hits(area) for z, area in self.zones.items()})
+                    near_zone={z: hits(area) for z, area in self.zones.items()}, within_sea=hits(self.sea))
 
 
 @dataclass(frozen=True)
@@ -63,6 +65,15 @@ class Look:
     near_land: NDArray[np.bool_]
     within_boundary: NDArray[np.bool_]
     near_zone: dict[str, NDArray[np.bool_]]
+    within_sea: NDArray[np.bool_]  # well inside one zone or another
+
+    def in_a_zone(self, i: int) -> bool | None:
+        """Whether point ``i`` lies in some zone (``vms.zone_of`` is not None): None when too near an edge to say."""
+        if self.within_sea[i]:
+            return True
+        if not any(near[i] for near in self.near_zone.values()):
+            return False
+        return None
 
     def clear(self, allowed: set[str] | frozenset[str]) -> NDArray[np.bool_]:
         """Positions that certainly raise no position finding for a vessel allowed in ``allowed``: away from ports

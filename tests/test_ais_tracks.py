@@ -155,6 +155,7 @@ def test_track_fixes_older_than_the_retention_are_purged() -> None:
     with transaction() as s:
         from engine import tracks
 
+        entities.ensure(s, "vessel", ["MMSI:574000001"])
         tracks.store(s, [NewFix("MMSI:574000001", now - timedelta(days=d), 19.8, 106.7) for d in (1, 399, 401, 800)])
     with transaction() as s:
         assert retention.purge_fixes(s, now=now) == 2

@@ -32,7 +32,6 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name=op.f("pk_vessel_fixes")),
         sa.UniqueConstraint("vessel", "time", name=op.f("uq_vessel_fixes_vessel_time")),
     )
-    op.create_index(op.f("ix_vessel_fixes_time"), "vessel_fixes", ["time"])
     _fill()
 
 
@@ -81,5 +80,4 @@ def _fill() -> None:
 
 
 def downgrade() -> None:
-    op.drop_index(op.f("ix_vessel_fixes_time"), table_name="vessel_fixes")
     op.drop_table("vessel_fixes")
