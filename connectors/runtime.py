@@ -97,8 +97,9 @@ def _store(session: Session, source: str, items: list[Any], actor: str) -> Outco
     if reports and any(r.event_type == "vessel_position" for r in current_rules(settings().rules_dir)):
         items = [i.as_event() if isinstance(i, PositionReport) else i for i in items]  # a rule reads positions
     elif reports:  # a stream's positions: stored as track fixes (ADR 0009)
-        fisheries.record_reports(session, reports)
-        out.positions, out.newest = len(reports), max(r.fix.time for r in reports)
+        recorded = fisheries.record_reports(session, reports)
+        out.positions, out.newest = recorded.stored, max(r.fix.time for r in reports)
+        out.duplicates += len(reports) - recorded.stored
     events = [i for i in items if isinstance(i, IncomingEvent)]
     named = {e.unit for e in events if e.unit}
     known = set(session.scalars(select(Unit.code).where(Unit.code.in_(named)))) if named else set()

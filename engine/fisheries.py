@@ -13,7 +13,7 @@ import json
 from datetime import datetime, timedelta
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
@@ -227,18 +227,23 @@ def vessels_for(session: Session, codes: list[str]) -> dict[str, Entity]:
     return out
 
 
-def record_reports(session: Session, reports: list[tracks.PositionReport]) -> int:
+class Recorded(NamedTuple):
+    stored: int  # new fixes (a vessel's second report of an instant is not one)
+    judged: int  # vessels the exact rules judged
+
+
+def record_reports(session: Session, reports: list[tracks.PositionReport]) -> Recorded:
     """Positions from a stream (AIS), a batch at a time: stored as fixes (not events), the latest state of the
     vessel each report names kept as ``entities.observe`` keeps it, and each vessel judged as ``on_positions``
-    would — except the vessels the screen clears (``needs_judging``). Returns how many vessels were judged."""
+    would — except the vessels the screen clears (``needs_judging``)."""
     if not reports:
-        return 0
+        return Recorded(0, 0)
     with paused_gc():
         return _record_reports(session, reports)
 
 
-def _record_reports(session: Session, reports: list[tracks.PositionReport]) -> int:
-    tracks.store(session, [r.fix for r in reports])
+def _record_reports(session: Session, reports: list[tracks.PositionReport]) -> Recorded:
+    stored = tracks.store(session, [r.fix for r in reports])
     groups: dict[str, list[tracks.PositionReport]] = {}
     for r in reports:
         groups.setdefault(r.fix.vessel, []).append(r)
@@ -267,7 +272,7 @@ def _record_reports(session: Session, reports: list[tracks.PositionReport]) -> i
     judged: dict[int, list[datetime]] = {}
     for code in needs_judging(session, groups, rows, before):
         judged.setdefault(rows[code].id, []).extend(r.fix.time for r in groups[code])
-    return judge_batch(session, {rows[c].id: rows[c] for c in codes}, judged)
+    return Recorded(stored, judge_batch(session, {rows[c].id: rows[c] for c in codes}, judged))
 
 
 def needs_judging(session: Session, groups: dict[str, list[tracks.PositionReport]], rows: dict[str, Entity],

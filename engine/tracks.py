@@ -59,8 +59,9 @@ _SQLITE_INSERT = ("INSERT INTO vessel_fixes (vessel, time, lat, lon, speed_kn, c
 _SQLITE_TIME = "%Y-%m-%d %H:%M:%S.%f"
 
 
-def store(session: Session, fixes: Iterable[NewFix]) -> None:
-    """Insert the fixes in one statement; those already stored (same vessel and time) are left as they are."""
+def store(session: Session, fixes: Iterable[NewFix]) -> int:
+    """Insert the fixes in one statement; those already stored (same vessel and time) are left as they are.
+    Returns how many were new."""
     dialect = session.get_bind().dialect.name
     driver = session.connection().connection.driver_connection if dialect == "sqlite" else None
     if driver is not None:
@@ -73,13 +74,18 @@ def store(session: Session, fixes: Iterable[NewFix]) -> None:
 
         rows = [(f.vessel, text(f.time), f.lat, f.lon, f.speed_kn, f.course, f.heading, f.nav_status, f.source)
                 for f in fixes]
-        if rows:
-            driver.cursor().executemany(_SQLITE_INSERT, rows)
-        return
+        if not rows:
+            return 0
+        cursor = driver.cursor()
+        cursor.executemany(_SQLITE_INSERT, rows)
+        return int(cursor.rowcount)
     dicts = [f._asdict() for f in fixes]
-    if dicts:
-        insert = postgresql.insert(_TABLE) if dialect == "postgresql" else sqlite.insert(_TABLE)
-        session.execute(insert.on_conflict_do_nothing(index_elements=["vessel", "time"]), dicts)
+    if not dicts:
+        return 0
+    insert = postgresql.insert(_TABLE) if dialect == "postgresql" else sqlite.insert(_TABLE)
+    new = session.execute(insert.on_conflict_do_nothing(index_elements=["vessel", "time"]).returning(_TABLE.c.id),
+                          dicts)
+    return len(new.all())
 
 
 def read(session: Session, vessels: list[list[str]], since: datetime, until: datetime) -> dict[str, list[vms.Fix]]:

@@ -106,7 +106,7 @@ def test_batched_track_judgement_ends_where_the_event_path_ends() -> None:
         items = list(decode_lines(batch, source="ais", received=RECEIVED, reports=True))
         assert items and all(isinstance(i, PositionReport) for i in items)
         with transaction() as s:
-            judged += fisheries.record_reports(s, items)
+            judged += fisheries.record_reports(s, items).judged
             assert s.scalar(select(func.count()).select_from(Event).where(Event.type == "vessel_position")) == 0
         reports += len({i.fix.vessel for i in items})
     by_tracks = outcome()

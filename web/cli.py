@@ -235,8 +235,9 @@ def _cmd_ais_replay(args: argparse.Namespace) -> int:
                       batch=AIS_BATCH)
     print(f"{stats.lines} lines: {stats.positions} positions, {stats.statics} static reports, "
           f"{stats.bad_checksum} bad checksums, {stats.incomplete} incomplete multi-part messages, "
-          f"{stats.malformed} malformed, {stats.unsupported_type} other sentences; {outcome.positions} positions and "
-          f"{outcome.events} events stored")
+          f"{stats.malformed} malformed, {stats.unsupported_type} other sentences; {outcome.positions} new track "
+          f"positions and {outcome.events} events stored, {outcome.duplicates} already there (a vessel's position at "
+          f"an instant is kept once; a log without times is read as arriving now)")
     return 0
 
 
@@ -257,7 +258,8 @@ def _cmd_ais_listen(args: argparse.Namespace) -> int:
     else:
         connector = AisUdp(config={"host": "0.0.0.0", "port": int(args.udp)}, source=args.source)  # noqa: S104
     outcome = consume(connector.stream(stop), args.source, batch=AIS_BATCH)
-    print(f"{outcome.positions} positions and {outcome.events} events stored, {len(outcome.bad)} bad records")
+    print(f"{outcome.positions} new track positions and {outcome.events} events stored, {outcome.duplicates} "
+          f"already there, {len(outcome.bad)} bad records")
     return 0
 
 
