@@ -17,6 +17,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from engine import alerts, audit, bus, entities, environment, fisheries, rule_engine, runtime, traffic
+from engine.bulk import paused_gc
 from engine.config import settings
 from engine.db import transaction, utcnow
 from engine.errors import EngineError
@@ -45,7 +46,8 @@ def process_events(event_ids: list[int]) -> int:
     for start in range(0, len(event_ids), CHUNK):
         chunk = event_ids[start:start + CHUNK]
         try:
-            done += process_chunk(chunk)
+            with paused_gc():  # a chunk's ORM objects and values: the collector runs again after its commit
+                done += process_chunk(chunk)
             continue
         except Exception:  # noqa: BLE001 - retried one by one below, where the culprit is found
             log.info("events %s-%s: evaluating one by one after a failure in the chunk", chunk[0], chunk[-1])
