@@ -13,7 +13,7 @@ import re
 
 import numpy as np
 
-from connectors.ais_fast import FastPosition, checksum
+from connectors.ais_fast import FastPosition, tag_block
 
 _make = tuple.__new__  # a NamedTuple from a full tuple of its fields, without its Python-level __new__
 _LINE = re.compile(rb"(?:\\([^\\*]*)\*([0-9A-Fa-f]{2})\\)?!([A-Z]{2}VD[MO],1,1,[0-9]?,[AB12]?,"
@@ -26,24 +26,6 @@ for _i, _h in enumerate(b"0123456789ABCDEF"):
     _HEX[_h] = _i
 for _i, _h in enumerate(b"abcdef"):
     _HEX[_h] = 10 + _i
-
-
-def _tag(content: bytes, check: bytes) -> tuple[str | None, str | None] | None:
-    """(time, station) of a simple tag block, (None, None) when its checksum is wrong, None when not simple."""
-    if not content.isascii():
-        return None
-    if checksum(content) != int(check, 16):
-        return None, None
-    stamp = station = None
-    for part in content.split(b","):
-        key, sep, value = part.partition(b":")
-        if not sep or key == b"g":
-            return None
-        if key == b"c":
-            stamp = value.decode()
-        elif key == b"s":
-            station = value.decode()
-    return stamp, station
 
 
 def _xor_segments(parts: list[bytes]) -> np.ndarray:
@@ -119,7 +101,7 @@ def positions(raws: list[bytes]) -> list[FastPosition | None]:
         stamp = station = None
         if block is not None:
             if block not in tags:
-                tags[block] = _tag(*block)
+                tags[block] = tag_block(block[0] + b"*" + block[1])
             tag = tags[block]
             if tag is None:
                 continue

@@ -49,7 +49,7 @@ def _lat_lon(raw: int) -> float:
     return ((10 * raw + 3) // 6) / 1e6  # round(raw / 600000, 6), exactly, in integers
 
 
-def _tag_block(block: bytes) -> tuple[str | None, str | None] | None:
+def tag_block(block: bytes) -> tuple[str | None, str | None] | None:
     """(time, station) of a valid tag block, (None, None) of an invalid one, None when it is not simple."""
     if not block.isascii() or block.count(b"*") != 1:
         return None
@@ -82,7 +82,7 @@ def position(raw: bytes) -> FastPosition | None:
         end = raw.find(b"\\", 1)
         if end < 0:
             return None
-        tag = _tag_block(raw[1:end])
+        tag = tag_block(raw[1:end])
         if tag is None:
             return None
         stamp, station = tag
