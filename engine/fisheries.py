@@ -350,6 +350,24 @@ def tick(session: Session, now: datetime | None = None) -> int:
     return count
 
 
+def fleet(vessels: list[Entity], flagged: set[str]) -> list[dict[str, Any]]:
+    """The monitor's vessels, one entry each: a registered vessel's MMSI entity (what its AIS reports updated) is
+    folded into its registry row, so that it shows once, as registered, at the newer of the two positions."""
+    by_mmsi = {str(v.attributes["mmsi"]): v for v in vessels if v.registered and (v.attributes or {}).get("mmsi")}
+    entries: dict[str, dict[str, Any]] = {}
+    for v in sorted(vessels, key=lambda v: not v.registered):  # registry rows first
+        owner = by_mmsi.get(v.code[5:]) if v.code.startswith("MMSI:") and not v.registered else None
+        row = owner or v
+        entry = entries.setdefault(row.code, {"code": row.code, "registered": row.registered, "location": None,
+                                              "seen": None, "at_sea": bool((row.latest or {}).get("at_sea")),
+                                              "flag": row.code in flagged or v.code in flagged})
+        entry["flag"] = entry["flag"] or v.code in flagged
+        location = (v.latest or {}).get("location")
+        if location and (entry["seen"] is None or (v.last_seen is not None and v.last_seen > entry["seen"])):
+            entry["location"], entry["seen"] = location, v.last_seen
+    return list(entries.values())
+
+
 def recent_port_calls(session: Session, since: datetime) -> list[dict[str, Any]]:
     return [{"vessel": entity, "time": moment, **(values or {})} for entity, moment, values in session.execute(
         select(Event.entity, Event.time, Event.values).where(Event.type == "vessel_port", Event.time >= since)

@@ -7,6 +7,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import pytest
 from pyais.encode import encode_dict
 from sqlalchemy import func, select, text
 
@@ -163,3 +164,25 @@ def test_track_fixes_older_than_the_retention_are_purged() -> None:
     with transaction() as s:
         left = s.scalars(select(VesselFix.time).order_by(VesselFix.time)).all()
     assert left == [now - timedelta(days=399), now - timedelta(days=1)]
+
+
+def test_the_monitor_shows_a_registered_vessel_reporting_by_ais_once_as_registered(client) -> None:
+    import json as json_
+    import re
+
+    from tests import factories
+    from tests.test_api import login
+
+    wipe()
+    with transaction() as s:  # 574000001 is registered (TH-90001-TS); 574000005 is not
+        fisheries.record_reports(s, list(decode_lines(scenario()[5], source="ais", received=RECEIVED, reports=True)))
+    factories.user("admin", name="fleet_admin")
+    login(client, "fleet_admin")
+    page = client.get("/fisheries").get_data(as_text=True)
+    points = json_.loads(re.search(r'<script id="points-data" type="application/json">(.*?)</script>', page,
+                                   re.S).group(1))
+    by_code = {p["code"]: p for p in points}
+    assert "MMSI:574000001" not in by_code and by_code["TH-90001-TS"]["registered"] is True
+    assert by_code["TH-90001-TS"]["lat"] == pytest.approx(19.80, abs=0.06)
+    assert by_code["MMSI:574000005"]["registered"] is False
+    assert "5 tàu," in page and "1 tàu chưa có trong sổ đăng ký" in page  # 4 registered (one silent) + 1

@@ -36,15 +36,13 @@ def monitor() -> Any:
                                 .order_by(Alert.severity.desc(), Alert.last_seen.desc())))
     lost = [a for a in flagged if a.rule_id.startswith("vms:LOST_SIGNAL")]
     out_of_zone = [a for a in flagged if a.rule_id in ("vms:ZONE_CLASS_VIOLATION", "vms:BOUNDARY_CROSSED")]
-    vessels = entities.listing(db(), "vessel")
-    alerting = {a.entity for a in flagged}
-    points = [{"code": v.code, "lat": (v.latest or {}).get("location", {}).get("lat"),
-               "lon": (v.latest or {}).get("location", {}).get("lon"), "flag": v.code in alerting,
-               "registered": v.registered} for v in vessels if (v.latest or {}).get("location")]
+    vessels = fisheries.fleet(entities.listing(db(), "vessel"), {a.entity for a in flagged if a.entity})
+    points = [{"code": v["code"], "lat": v["location"].get("lat"), "lon": v["location"].get("lon"), "flag": v["flag"],
+               "registered": v["registered"]} for v in vessels if v["location"]]
     return render_template("fisheries.html", lost=lost, out_of_zone=out_of_zone,
                            calls=fisheries.recent_port_calls(db(), now - timedelta(days=2)),
-                           count=len(vessels), at_sea=sum(1 for v in vessels if (v.latest or {}).get("at_sea")),
-                           unregistered=sum(1 for v in vessels if not v.registered),
+                           count=len(vessels), at_sea=sum(1 for v in vessels if v["at_sea"]),
+                           unregistered=sum(1 for v in vessels if not v["registered"]),
                            points=points, zones=_zones_geojson())
 
 
