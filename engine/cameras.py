@@ -83,7 +83,7 @@ def report_health(session: Session, code: str, status: str, detail: str = "", *,
     """A runner says how its camera is; a change of status is audited and published for the wall."""
     if status not in HEALTH:
         raise Invalid(N_("Unknown camera health %(status)s"), status=status)
-    row = entities.get(session, "camera", code, create=True)
+    row = entities.lock(session, "camera", code) or entities.get(session, "camera", code, create=True)
     latest = dict(row.latest or {})
     before = (latest.get("health") or {}).get("status")
     latest["health"] = {"status": status, "detail": detail[:300], "at": (at or utcnow()).isoformat(),

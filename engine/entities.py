@@ -46,6 +46,17 @@ def get(session: Session, kind: str, code: str, *, create: bool = False) -> Enti
     return row
 
 
+def lock(session: Session, kind: str, code: str) -> Entity | None:
+    """The entity, read and locked for a change of its ``latest`` outside the worker (a camera's health): the
+    worker's chunk holds the rows it will write (``preload``), so neither overwrites the other's change with a
+    state read before it. (SQLite has one writer at a time: there the transactions simply follow each other.)"""
+    row = session.scalar(select(Entity).where(Entity.kind == kind, Entity.code == code).with_for_update()
+                         .execution_options(populate_existing=True))
+    if row is not None:
+        session.info.setdefault("entities", {})[(kind, code)] = row
+    return row
+
+
 def preload(session: Session, events: list[Event]) -> None:
     """Find the entities of a chunk of events with one query, for the lookups that follow in this session."""
     known = session.info.setdefault("entities", {})
@@ -54,8 +65,9 @@ def preload(session: Session, events: list[Event]) -> None:
         kind = KIND_OF_EVENT.get(ev.type)
         if kind is not None and ev.entity and (kind, ev.entity) not in known:
             wanted.setdefault(kind, set()).add(ev.entity)
-    for kind, codes in wanted.items():
-        for row in session.scalars(select(Entity).where(Entity.kind == kind, Entity.code.in_(codes))):
+    for kind, codes in wanted.items():  # locked (in code order) until the chunk commits: see ``lock``
+        for row in session.scalars(select(Entity).where(Entity.kind == kind, Entity.code.in_(codes))
+                                   .order_by(Entity.code).with_for_update()):
             known[(kind, row.code)] = row
 
 
