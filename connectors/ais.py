@@ -143,7 +143,7 @@ class AisDecoder:
             index, self.index = self.index, self.index + 1
             if self._pending:
                 out += self.expire(received, index)
-            msg_type, mmsi, lat, lon, speed, course, heading, status, stamp, station, tagged = p
+            mmsi, lat, lon, stamp, tagged = p.mmsi, p.lat, p.lon, p.tag_time, p.tagged
             if not self.reports or not mmsi or abs(lat) > 90 or abs(lon) > 180:
                 self.stats.lines += 1
                 out += self._fast_position(p, raw, index, received)
@@ -155,10 +155,7 @@ class AisDecoder:
                 if len(codes) > 100_000:
                     codes.clear()
                 code = codes[mmsi] = f"MMSI:{mmsi}"
-            fix = _make(NewFix, (code, time, lat, lon, speed if speed < 102.25 else None,
-                                 course if course < 360 else None, heading if heading < 360 else None,
-                                 None if status is None or status == 15 else status, source))
-            out.append(_make(PositionReport, (fix, msg_type, station or None)))
+            out.append(_report(code, time, p, source))
             quick += 1
         self.stats.lines += quick
         self.stats.decoded += quick
@@ -177,10 +174,7 @@ class AisDecoder:
             if abs(p.lat) > 90 or abs(p.lon) > 180:
                 return [self._bad(index, "no position", sentence, "no_position")]
             self.stats.positions += 1
-            fix = _make(NewFix, (f"MMSI:{p.mmsi}", time, p.lat, p.lon, p.speed if p.speed < 102.25 else None,
-                                 p.course if p.course < 360 else None, p.heading if p.heading < 360 else None,
-                                 None if p.status is None or p.status == 15 else p.status, self.source))
-            return [_make(PositionReport, (fix, p.msg_type, p.station or None))]
+            return [_report(f"MMSI:{p.mmsi}", time, p, self.source)]
         values = position_values(p.msg_type, p.lat, p.lon, p.speed, p.course, p.heading, p.status)
         if values is None:
             return [self._bad(index, "no position", sentence, "no_position")]
@@ -314,6 +308,15 @@ def replay(path: str | Path, source: str, stats: Stats | None = None, reports: b
 
 
 _make = tuple.__new__  # a NamedTuple from a full tuple of its fields, without its Python-level __new__
+
+
+def _report(code: str, time: datetime, p: ais_fast.FastPosition, source: str) -> PositionReport:
+    """A position report read without pyais, as a track fix (``position_values``'s rules for "not available")."""
+    msg_type, _mmsi, lat, lon, speed, course, heading, status, _stamp, station, _tagged = p
+    fix = _make(NewFix, (code, time, lat, lon, speed if speed < 102.25 else None, course if course < 360 else None,
+                         heading if heading < 360 else None, None if status is None or status == 15 else status,
+                         source))
+    return _make(PositionReport, (fix, msg_type, station or None))
 
 
 def _plausible(moment: datetime, received: datetime) -> datetime | None:

@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import DateTime, MetaData, create_engine, event
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.types import TypeDecorator
@@ -108,6 +109,12 @@ def transaction() -> Iterator[Session]:
         raise
     finally:
         session.close()
+
+
+def insert(session: Session, table: Any) -> Any:
+    """An ``INSERT`` for this session's database that knows ``ON CONFLICT`` (SQLite and PostgreSQL alike)."""
+    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
+    return dialect.insert(table)
 
 
 def refresh_statistics() -> None:

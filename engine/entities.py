@@ -10,11 +10,11 @@ from datetime import datetime
 from typing import Any, cast
 
 from sqlalchemy import Table, bindparam, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from engine import audit, bus
+from engine.db import insert as db_insert
 from engine.db import utcnow
 from engine.errors import N_, NotFound
 from engine.models import Entity, Event
@@ -90,10 +90,7 @@ def ensure(session: Session, kind: str, codes: list[str]) -> dict[str, Entity]:
 
 
 def _insert_missing(session: Session, kind: str, codes: list[str]) -> None:
-    table = cast(Table, Entity.__table__)
-    dialect = session.get_bind().dialect.name
-    stmt = (postgresql.insert(table) if dialect == "postgresql" else sqlite.insert(table)
-            ).on_conflict_do_nothing(index_elements=["kind", "code"])
+    stmt = db_insert(session, Entity.__table__).on_conflict_do_nothing(index_elements=["kind", "code"])
     session.execute(stmt, [{"kind": kind, "code": c, "attributes": {}, "latest": {}} for c in codes])
 
 
@@ -173,13 +170,6 @@ def register(session: Session, kind: str, records: list[dict[str, Any]], actor: 
                  refused=len(problems))
     bus.publish(session, "entities.registered", entity_kind=kind, added=added, updated=updated)
     return added, updated, problems
-
-
-def find_by_attribute(session: Session, kind: str, name: str, value: str) -> Entity | None:
-    """A registered entity whose ``attributes[name]`` equals ``value`` (a vessel by its MMSI, say); the database
-    compares the JSON value (registry imports store such identifiers as text)."""
-    return session.scalars(select(Entity).where(Entity.kind == kind, Entity.registered.is_(True),
-                                                Entity.attributes[name].as_string() == value).limit(1)).first()
 
 
 def listing(session: Session, kind: str | None = None, since: datetime | None = None, limit: int = 5000

@@ -54,19 +54,7 @@ def sea() -> vms.SeaMap:
 def vessel_for(session: Session, code: str) -> Entity:
     """The registry's vessel for an event's entity (a registration number, or ``MMSI:…`` matched by MMSI);
     a vessel no registry knows is kept as unregistered. Remembered for the session's transaction."""
-    known = session.info.setdefault("fisheries_vessels", {})
-    row = known.get(code)
-    if row is None or row not in session:
-        row = known[code] = _vessel_for(session, code)
-    return row
-
-
-def _vessel_for(session: Session, code: str) -> Entity:
-    if code.startswith("MMSI:"):
-        found = entities.find_by_attribute(session, "vessel", "mmsi", code[5:])
-        if found is not None:
-            return found
-    return entities.get(session, "vessel", code, create=True)
+    return vessels_for(session, [code])[code]
 
 
 def facts(row: Entity) -> vms.Vessel:
@@ -211,7 +199,8 @@ def judge_batch(session: Session, vessels: dict[int, Entity], times: dict[int, l
 
 
 def vessels_for(session: Session, codes: list[str]) -> dict[str, Entity]:
-    """``vessel_for`` of many codes at once: the MMSIs matched to the registry in one query, the rest made."""
+    """``vessel_for`` of many codes at once: the MMSIs matched to the registry in one query, the rest found or
+    made (in one statement)."""
     known = session.info.setdefault("fisheries_vessels", {})
     out = {c: known[c] for c in codes if c in known and known[c] in session}
     mmsis = {c[5:]: c for c in codes if c not in out and c.startswith("MMSI:")}
@@ -311,9 +300,10 @@ def needs_judging(session: Session, groups: dict[str, list[tracks.PositionReport
             clear_for[allowed] = look.clear(allowed)
         start, end = spans[code]
         group = groups[code]
+        nothing_before = end - start == len(group)  # no earlier position of this vessel is known
         if row.code in flagged or not clear_for[allowed][start:end].all():
             out.append(code)
-        elif end - start == len(group) and seen is None:  # first positions ever seen of this vessel
+        elif nothing_before and seen is None:  # first positions ever seen of this vessel
             last = group[-1].fix
             latest = dict(row.latest or {})
             if "at_sea" not in latest:
@@ -321,7 +311,7 @@ def needs_judging(session: Session, groups: dict[str, list[tracks.PositionReport
                 latest["at_sea"] = vms.zone_of((last.lon, last.lat), zones) is not None if known is None else known
             row.latest = latest
         elif (row.latest or {}).get("at_sea") is not True or seen is None or group[0].fix.time < seen \
-                or end - start == len(group):
+                or nothing_before:
             out.append(code)
         elif facts_now.length_m >= vms.DEFAULTS.vms_required_length_m \
                 and seen.astimezone(zone).date() != group[-1].fix.time.astimezone(zone).date():

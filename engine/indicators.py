@@ -19,11 +19,11 @@ from zoneinfo import ZoneInfo
 
 import yaml
 from sqlalchemy import Connection, case, delete, func, insert, select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from engine import audit, bus
 from engine.config import settings
+from engine.db import insert as db_insert
 from engine.errors import N_, Forbidden, Invalid, NotFound
 from engine.models import Indicator, IndicatorObservation, IndicatorRollup, Unit
 from engine.org import Principal
@@ -107,8 +107,7 @@ def record(session: Session, indicator: Indicator, items: Sequence[dict[str, Any
             rows.append(row)
     if rows:
         table = IndicatorObservation.__table__
-        dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
-        stmt = dialect.insert(table).on_conflict_do_nothing(
+        stmt = db_insert(session, table).on_conflict_do_nothing(
             index_elements=["indicator_id", "unit_code", "entity", "period_start"]).returning(
             table.c.unit_code, table.c.entity, table.c.local_date, table.c.year, table.c.month,
             table.c.period_start, table.c.value)
@@ -159,8 +158,7 @@ def _add_to_rollups(session: Session, indicator_id: int,
         return
     table = IndicatorRollup.__table__
     rows = rollup_rows(indicator_id, sorted(rollup_parts(stored).items(), key=lambda kv: kv[0]))
-    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
-    stmt = dialect.insert(table)
+    stmt = db_insert(session, table)
     new, old = stmt.excluded, table.c
     stmt = stmt.on_conflict_do_update(
         index_elements=["indicator_id", "grain", "unit_code", "entity", "local_date"],

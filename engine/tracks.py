@@ -12,10 +12,10 @@ from datetime import UTC, datetime
 from typing import Any, NamedTuple, cast
 
 from sqlalchemy import Table, select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from engine import vms
+from engine.db import insert as db_insert
 from engine.events import IncomingEvent
 from engine.models import VesselFix
 
@@ -62,9 +62,9 @@ _SQLITE_TIME = "%Y-%m-%d %H:%M:%S.%f"
 def store(session: Session, fixes: Iterable[NewFix]) -> int:
     """Insert the fixes in one statement; those already stored (same vessel and time) are left as they are.
     Returns how many were new."""
-    dialect = session.get_bind().dialect.name
-    driver = session.connection().connection.driver_connection if dialect == "sqlite" else None
-    if driver is not None:
+    if session.get_bind().dialect.name == "sqlite":
+        driver = session.connection().connection.driver_connection
+        assert driver is not None
         written: dict[datetime, str] = {}  # a busy feed's reports share their seconds
 
         def text(moment: datetime) -> str:
@@ -82,9 +82,8 @@ def store(session: Session, fixes: Iterable[NewFix]) -> int:
     dicts = [f._asdict() for f in fixes]
     if not dicts:
         return 0
-    insert = postgresql.insert(_TABLE) if dialect == "postgresql" else sqlite.insert(_TABLE)
-    new = session.execute(insert.on_conflict_do_nothing(index_elements=["vessel", "time"]).returning(_TABLE.c.id),
-                          dicts)
+    stmt = db_insert(session, _TABLE).on_conflict_do_nothing(index_elements=["vessel", "time"])
+    new = session.execute(stmt.returning(_TABLE.c.id), dicts)
     return len(new.all())
 
 
