@@ -16,6 +16,7 @@ from redis.exceptions import RedisError
 from sqlalchemy import event
 from sqlalchemy.orm import Session
 
+from engine.db import in_savepoint
 from engine.redis_conn import redis_client
 
 STREAM = "ioc:live"
@@ -30,6 +31,8 @@ def publish(session: Session, kind: str, **payload: Any) -> None:
 
 @event.listens_for(Session, "after_commit")
 def _flush_outbox(session: Session) -> None:
+    if in_savepoint(session):
+        return
     changes = session.info.pop("outbox", [])
     if changes:
         send(changes)
@@ -37,6 +40,8 @@ def _flush_outbox(session: Session) -> None:
 
 @event.listens_for(Session, "after_rollback")
 def _drop_outbox(session: Session) -> None:
+    if in_savepoint(session):
+        return
     session.info.pop("outbox", None)
 
 

@@ -6,11 +6,12 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
+from weakref import WeakKeyDictionary
 
 from sqlalchemy import DateTime, MetaData, create_engine, event
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine
-from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
+from sqlalchemy.orm import DeclarativeBase, Session, SessionTransaction, sessionmaker
 from sqlalchemy.types import TypeDecorator
 
 from engine.config import settings
@@ -95,6 +96,38 @@ def dispose_engines() -> None:
 
 def session_factory(write: bool = True) -> sessionmaker[Session]:
     return sessionmaker(bind=get_engine(write=write), expire_on_commit=False)
+
+
+# What a transaction hands on once it commits — live-stream messages, jobs to enqueue, workflows to keep
+# in memory — is gathered in ``session.info`` under these keys by the modules that own it (bus, queue,
+# runtime). SQLAlchemy also calls "after_commit" and "after_rollback" for a savepoint, so the owners act
+# on the outermost transaction only (``in_savepoint``), and a savepoint rolled back takes back what was
+# added within it (a failed step in a batch must not publish, enqueue or keep anything).
+AFTER_COMMIT_KEYS = ("outbox", "jobs", "live_workflows")
+_before_savepoint: WeakKeyDictionary[SessionTransaction, dict[str, Any]] = WeakKeyDictionary()
+
+
+def in_savepoint(session: Session) -> bool:
+    """Whether the commit or rollback being handled is a savepoint's, not the transaction's."""
+    return session.in_nested_transaction()
+
+
+@event.listens_for(Session, "after_transaction_create")
+def _remember_before_savepoint(session: Session, trans: SessionTransaction) -> None:
+    if trans.nested:
+        _before_savepoint[trans] = {key: value.copy() for key in AFTER_COMMIT_KEYS
+                                    if (value := session.info.get(key)) is not None}
+
+
+@event.listens_for(Session, "after_soft_rollback")
+def _take_back_savepoint(session: Session, previous: SessionTransaction) -> None:
+    if not previous.nested or (before := _before_savepoint.pop(previous, None)) is None:
+        return
+    for key in AFTER_COMMIT_KEYS:
+        if key in before:
+            session.info[key] = before[key]
+        else:
+            session.info.pop(key, None)
 
 
 @contextmanager

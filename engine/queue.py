@@ -10,6 +10,7 @@ from rq import Queue, Retry
 from sqlalchemy import event
 from sqlalchemy.orm import Session
 
+from engine.db import in_savepoint
 from engine.redis_conn import redis_client
 
 QUEUE_NAME = "ioc"
@@ -26,6 +27,8 @@ def enqueue_after_commit(session: Session, func: str, *args: Any) -> None:
 
 @event.listens_for(Session, "after_commit")
 def _enqueue_jobs(session: Session) -> None:
+    if in_savepoint(session):
+        return
     jobs = session.info.pop("jobs", [])
     if not jobs:
         return
@@ -40,4 +43,6 @@ def _enqueue_jobs(session: Session) -> None:
 
 @event.listens_for(Session, "after_rollback")
 def _drop_jobs(session: Session) -> None:
+    if in_savepoint(session):
+        return
     session.info.pop("jobs", None)

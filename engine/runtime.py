@@ -16,7 +16,7 @@ from sqlalchemy import event, select
 from sqlalchemy.orm import Session
 
 from engine import audit, bpmn, bus, registry
-from engine.db import utcnow
+from engine.db import in_savepoint, utcnow
 from engine.errors import N_, NotFound
 from engine.expressions import resolve
 from engine.isotime import due_from
@@ -76,12 +76,16 @@ def _keep_after_commit(session: Session, instance: ProcessInstance, wf: BpmnWork
 
 @event.listens_for(Session, "after_commit")
 def _keep_live(session: Session) -> None:
+    if in_savepoint(session):
+        return
     for key, wf in session.info.pop("live_workflows", {}).values():
         live_workflows.keep(key, wf)
 
 
 @event.listens_for(Session, "after_rollback")
 def _drop_live(session: Session) -> None:
+    if in_savepoint(session):
+        return
     session.info.pop("live_workflows", None)
 
 
@@ -139,17 +143,18 @@ def open_incident(session: Session, instance: ProcessInstance, exc: Exception, a
 
 def _sync_human_tasks(session: Session, instance: ProcessInstance, wf: BpmnWorkflow) -> None:
     ready = {str(t.id): t for t in wf.get_tasks(state=TaskState.READY, manual=True)}
-    open_rows = list(session.scalars(select(HumanTask).where(HumanTask.instance_id == instance.id,
-                                                             HumanTask.status == "open")))
+    rows = list(session.scalars(select(HumanTask).where(  # its open rows, and rows of the steps now ready
+        HumanTask.instance_id == instance.id, (HumanTask.status == "open") | HumanTask.task_guid.in_(list(ready)))))
+    open_rows = [row for row in rows if row.status == "open"]
     known = {row.task_guid for row in open_rows}
     for row in open_rows:
         if row.task_guid not in ready:  # the flow moved on without it (cancelled by an event, say)
             row.status = "cancelled"
             row.completed_at = utcnow()
     # A step done before and waiting again (moved back): its old row keeps its history under another key.
-    for done in session.scalars(select(HumanTask).where(HumanTask.task_guid.in_(list(ready)),
-                                                        HumanTask.status != "open")):
-        done.task_guid = f"{done.task_guid[:24]}~{done.id}"
+    for done in rows:
+        if done.status != "open":
+            done.task_guid = f"{done.task_guid[:24]}~{done.id}"
     for guid, task in ready.items():
         if guid in known:
             continue

@@ -10,7 +10,7 @@ import sys
 import time
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from engine import registry, runtime, timers
 from engine.db import session_factory, transaction
@@ -175,3 +175,31 @@ def test_a_timer_start_event_runs_the_process_on_its_schedule() -> None:
             select(ProcessInstance).where(ProcessInstance.business_key == "schedule:daily_report")
             .order_by(ProcessInstance.id))]
     assert states == [(1, "cancelled"), (2, "running")]
+
+
+def test_a_broken_instance_in_a_batch_becomes_an_incident_and_the_others_timers_fire() -> None:
+    from sqlalchemy import update
+
+    from engine import bus
+
+    content = boundary_model("batch", "PT0.3S", interrupting=True)
+    first, broken, last = (start("batch", content) for _ in range(3))
+    with transaction() as session:  # its stored state can no longer be read (a damaged row, say)
+        session.execute(update(ProcessInstance).where(ProcessInstance.id == broken).values(state_json='{"tasks": '))
+    since = bus.latest_id()
+    wait_and_fire(0.5)
+    for iid in (first, last):
+        assert open_tasks(iid) == [("work", "cancelled"), ("follow_up", "open")]
+    assert open_tasks(broken) == [("work", "open")]  # nothing of its half-done step was kept
+    with session_factory(write=False)() as s:
+        instance = s.get(ProcessInstance, broken)
+        assert instance.status == "incident" and instance.error
+        fired = set(s.scalars(select(AuditEntry.instance_id).where(AuditEntry.action == "timer.fired")))
+        assert fired == {first, last}
+    published = [(c["kind"], c.get("instance_id")) for _id, c in bus.read_after(since, 1)]
+    assert [c for c in published if c[1] == broken] == [("instance.incident", broken)]
+    assert {c[1] for c in published if c[0] == "task.created"} == {first, last}
+    timers.fire_due_timers()  # the loop does not trip over it again
+    with session_factory(write=False)() as s:
+        assert s.scalar(select(func.count()).select_from(AuditEntry).where(
+            AuditEntry.action == "instance.incident", AuditEntry.instance_id == broken)) == 1
