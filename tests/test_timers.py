@@ -203,3 +203,16 @@ def test_a_broken_instance_in_a_batch_becomes_an_incident_and_the_others_timers_
     with session_factory(write=False)() as s:
         assert s.scalar(select(func.count()).select_from(AuditEntry).where(
             AuditEntry.action == "instance.incident", AuditEntry.instance_id == broken)) == 1
+
+
+def test_a_timer_whose_date_has_already_passed_when_the_instance_reaches_it_fires_at_once() -> None:
+    from datetime import UTC, datetime, timedelta
+
+    content = boundary_model("past_date", "${remind_at}", interrupting=True, kind="timeDate")
+    with transaction() as session:
+        registry.deploy(session, content, "past_date.bpmn")
+        past = datetime.now(UTC) - timedelta(seconds=5)  # a deadline already over when the case is opened
+        iid = runtime.start_process(session, "past_date", {"remind_at": past.isoformat()}, actor="test").id
+    assert open_tasks(iid) == [("follow_up", "open")]  # escalated straight away, nothing left waiting
+    with session_factory(write=False)() as s:
+        assert s.get(ProcessInstance, iid).next_timer_at is None

@@ -13,7 +13,7 @@ from sqlalchemy import select
 
 from connectors import runtime
 from connectors.base import BadConfig
-from engine import indicators, sources
+from engine import indicators, quarantine, sources
 from engine.db import utcnow
 from engine.errors import N_, Invalid
 from engine.models import Indicator, Source, Unit
@@ -185,3 +185,23 @@ def chart(indicator: Indicator, year: int, points: list[dict[str, Any]]) -> dict
     return {"w": w, "h": h, "actual": actual, "plan": pace, "ticks": ticks, "left": left, "bottom": bottom,
             "months": [{"x": left + i * (w - left - 10) / 11, "label": f"T{i + 1}"} for i in range(12)],
             "cumulative": cumulative}
+
+
+@bp.route("/events/quarantined", methods=["GET", "POST"])
+@page_auth("operator", "admin")
+def quarantine_page() -> Any:
+    if request.method == "POST":
+        chosen = request.form.get("event_id")
+        try:
+            ids = None if chosen == "all" else [int(chosen or "")]
+        except ValueError:
+            raise Invalid(N_("Choose an event to send back")) from None
+        sent = quarantine.requeue(db(), g.principal, ids)
+        db().commit()
+        flash(_("%(n)s events sent back for evaluation", n=len(sent)) if sent
+              else _("Nothing to send back: the event is no longer quarantined"), "ok" if sent else "error")
+        return redirect(url_for("data_pages.quarantine_page"))
+    before = request.args.get("before_id", type=int)
+    page = quarantine.quarantined(db(), limit=100, before_id=before)
+    return render_template("quarantine.html", page=page,
+                           shown={ev.id: json.dumps(ev.values, ensure_ascii=False)[:300] for ev in page.events})

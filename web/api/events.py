@@ -9,12 +9,13 @@ from flask_smorest import Blueprint
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from engine import quarantine
 from engine.bulk import paused_gc
 from engine.errors import N_, Invalid
 from engine.event_check import check_event
 from engine.events import IncomingEvent, ingest_events
 from engine.models import Unit
-from web.api.schemas import EventBatch, IngestOut
+from web.api.schemas import EventBatch, IngestOut, QuarantineOut, QuarantineQuery, RequeueIn, RequeueOut
 from web.auth import api_auth, principal
 from web.db import db
 
@@ -46,6 +47,30 @@ class Events(MethodView):
             session.commit()
         return {"accepted": len(result.accepted), "duplicates": result.duplicates, "ids": result.accepted,
                 "errors": errors}
+
+
+@blp.route("/quarantined")
+class Quarantined(MethodView):
+    @api_auth("operator", "admin")
+    @blp.arguments(QuarantineQuery, location="query")
+    @blp.response(200, QuarantineOut)
+    def get(self, query: dict[str, Any]) -> Any:
+        """Events whose evaluation kept failing, newest first: kept with their error, not evaluated again
+        until sent back."""
+        return quarantine.quarantined(db(), limit=query["limit"], before_id=query["before_id"])
+
+
+@blp.route("/quarantined/requeue")
+class Requeue(MethodView):
+    @api_auth("operator", "admin")
+    @blp.arguments(RequeueIn)
+    @blp.response(202, RequeueOut)
+    def post(self, body: dict[str, Any]) -> dict[str, Any]:
+        """Send quarantined events back for evaluation (the given `ids`, or all of them), once their cause is
+        fixed. Ids that are not quarantined are left alone; each event gets its full attempts again."""
+        ids = quarantine.requeue(db(), principal(), body["ids"])
+        db().commit()
+        return {"requeued": len(ids), "ids": ids}
 
 
 def checked_events(session: Session, raw: list[Any]) -> tuple[list[IncomingEvent], list[dict[str, Any]]]:

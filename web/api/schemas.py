@@ -50,6 +50,41 @@ class IngestOut(Schema):
     ids = fields.List(fields.Integer())
 
 
+class QuarantineQuery(Strict):
+    limit = fields.Integer(load_default=100, validate=validate.Range(1, 500))
+    before_id = fields.Integer(load_default=None, metadata={"description": "the next page: events older than this id"})
+
+
+class QuarantinedEventOut(Schema):
+    id = fields.Integer()
+    source = fields.String()
+    idempotency_key = fields.String()
+    type = fields.String()
+    sector = fields.String()
+    entity = fields.String(allow_none=True)
+    time = fields.DateTime()
+    received_at = fields.DateTime()
+    unit = fields.String(attribute="unit_code", allow_none=True)
+    values = fields.Dict()
+    attempts = fields.Integer(metadata={"description": "failed evaluations before it was quarantined"})
+    error = fields.String(metadata={"description": "the last evaluation's error"})
+
+
+class QuarantineOut(Schema):
+    total = fields.Integer()
+    events = fields.List(fields.Nested(QuarantinedEventOut))
+
+
+class RequeueIn(Strict):
+    ids = fields.List(fields.Integer(), load_default=None, validate=validate.Length(1, 10_000),
+                      metadata={"description": "the events to send back; all quarantined events when left out"})
+
+
+class RequeueOut(Schema):
+    requeued = fields.Integer()
+    ids = fields.List(fields.Integer())
+
+
 class AlertQuery(Strict):
     status = fields.String(load_default=None, validate=validate.OneOf(
         ["open", "firing", "in_handling", "closed"]))
