@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sqlite3
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -68,6 +70,38 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cur.close()
 
 
+WRITE_WAIT_S = 30.0  # how long a SQLite writer waits for the write lock before giving up
+WRITE_POLL_S = 0.001  # ... looking again this often
+
+
+def _begin_immediate(conn: Any) -> None:
+    """Take SQLite's write lock, waiting up to ``WRITE_WAIT_S``. SQLite's own busy handler sleeps longer and longer
+    between tries (up to 100 ms), so a request waiting behind the worker's back-to-back transactions kept missing
+    the moments the lock was free; trying every millisecond catches them (see ``let_other_writers_in``)."""
+    raw = conn.connection.driver_connection
+    deadline = time.monotonic() + WRITE_WAIT_S
+    raw.execute("PRAGMA busy_timeout=0")
+    try:
+        while time.monotonic() < deadline:
+            try:
+                raw.execute("BEGIN IMMEDIATE")
+                return
+            except sqlite3.OperationalError as exc:
+                if "locked" not in str(exc) and "busy" not in str(exc):
+                    raise
+            time.sleep(WRITE_POLL_S)
+    finally:
+        raw.execute("PRAGMA busy_timeout=30000")
+    conn.exec_driver_sql("BEGIN IMMEDIATE")  # still locked after all that: fails the usual way
+
+
+def let_other_writers_in() -> None:
+    """Called between the back-to-back write transactions of a long loop (the worker's chunks, timer batches):
+    on SQLite, leave the single write lock free for a moment so that a waiting request gets its turn."""
+    if settings().is_sqlite:
+        time.sleep(2 * WRITE_POLL_S)
+
+
 def get_engine(url: str | None = None, *, write: bool = True) -> Engine:
     """The engine for ``url``. On SQLite, writers and readers get separate engines: a writer's
     transaction starts with BEGIN IMMEDIATE (it waits for the write lock instead of failing on
@@ -80,8 +114,10 @@ def get_engine(url: str | None = None, *, write: bool = True) -> Engine:
             settings().data_dir.mkdir(parents=True, exist_ok=True)
             eng = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False})
             event.listen(eng, "connect", _sqlite_pragmas)
-            begin = "BEGIN IMMEDIATE" if write else "BEGIN"
-            event.listen(eng, "begin", lambda conn: conn.exec_driver_sql(begin))
+            if write:
+                event.listen(eng, "begin", _begin_immediate)
+            else:
+                event.listen(eng, "begin", lambda conn: conn.exec_driver_sql("BEGIN"))
         else:
             eng = create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
         _engines[key] = eng

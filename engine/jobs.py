@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 from engine import alerts, audit, bus, entities, environment, fisheries, rule_engine, runtime, traffic
 from engine.bulk import paused_gc
 from engine.config import settings
-from engine.db import transaction, utcnow
+from engine.db import let_other_writers_in, transaction, utcnow
 from engine.errors import EngineError
 from engine.evaluation import Observation
 from engine.events import EVALUATE_JOB
@@ -48,6 +48,7 @@ def process_events(event_ids: list[int]) -> int:
         try:
             with paused_gc():  # a chunk's ORM objects and values: the collector runs again after its commit
                 done += process_chunk(chunk)
+            let_other_writers_in()
             continue
         except Exception:  # noqa: BLE001 - retried one by one below, where the culprit is found
             log.info("events %s-%s: evaluating one by one after a failure in the chunk", chunk[0], chunk[-1])

@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
 from engine import audit, runtime
-from engine.db import session_factory, transaction, utcnow
+from engine.db import let_other_writers_in, session_factory, transaction, utcnow
 from engine.models import ProcessInstance
 
 log = logging.getLogger(__name__)
@@ -49,6 +49,7 @@ def fire_due_timers(now: datetime | None = None, limit: int = 200) -> int:
     while ids:
         batch, ids = ids[:BATCH], ids[BATCH:]
         done, rest = _fire_batch(batch, now)
+        let_other_writers_in()
         fired += done
         ids = rest + ids
     return fired
