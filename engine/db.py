@@ -79,17 +79,17 @@ def _begin_immediate(conn: Any) -> None:
     between tries (up to 100 ms), so a request waiting behind the worker's back-to-back transactions kept missing
     the moments the lock was free; trying every millisecond catches them (see ``let_other_writers_in``)."""
     raw = conn.connection.driver_connection
-    deadline = time.monotonic() + WRITE_WAIT_S
+    started = time.monotonic()
     raw.execute("PRAGMA busy_timeout=0")
     try:
-        while time.monotonic() < deadline:
+        while (waited := time.monotonic() - started) < WRITE_WAIT_S:
             try:
                 raw.execute("BEGIN IMMEDIATE")
                 return
             except sqlite3.OperationalError as exc:
                 if "locked" not in str(exc) and "busy" not in str(exc):
                     raise
-            time.sleep(WRITE_POLL_S)
+            time.sleep(WRITE_POLL_S if waited < 0.25 else 5 * WRITE_POLL_S)  # a long wait: look less often
     finally:
         raw.execute("PRAGMA busy_timeout=30000")
     conn.exec_driver_sql("BEGIN IMMEDIATE")  # still locked after all that: fails the usual way
