@@ -1,6 +1,7 @@
 """In Chromium: a department officer uploads the month's spreadsheet (one bad row), sees the bad row and the
-source's health; a leader opens the indicator against its target, with the chart and the table by commune.
-Saves docs/screenshots/source-upload.png, sources.png and indicator.png."""
+source's health; a leader opens the indicator against its target, with the chart and the table by commune; an
+operator sends a quarantined event back for evaluation. Saves docs/screenshots/source-upload.png, sources.png,
+indicator.png and quarantine.png."""
 
 from __future__ import annotations
 
@@ -73,4 +74,43 @@ def test_an_officer_uploads_figures_and_a_leader_reads_them_against_the_plan(ser
     rows = page.locator("#by-unit tbody tr").all_inner_texts()
     assert rows[0].startswith("Phường Hạc Thành") and len(rows) == 3
     page.screenshot(path=str(SHOTS / "indicator.png"), full_page=True)
+    ctx.close()
+
+
+def test_an_operator_sends_a_quarantined_event_back_and_it_opens_its_alert(server: Server, browser) -> None:  # noqa: F811
+    from datetime import UTC, timedelta
+    from pathlib import Path
+
+    from sqlalchemy import create_engine
+    from sqlalchemy.orm import Session
+
+    from engine.models import Event
+
+    ioc("user", "add", "trucban", "--role", "operator", "--department", "TT-IOC", "--password", PASSWORD,
+        "--full-name", "Trần Văn Minh", env=server.env)
+    # A reading whose evaluation failed five times (the rule engine broken meanwhile), kept with its error.
+    db = create_engine(f"sqlite:///{Path(server.env['IOC_DATA_DIR']) / 'ioc.db'}")
+    now = datetime.now(UTC)
+    with Session(db) as s:
+        s.add(Event(source="tram-quan-trac", idempotency_key="TH-AQ-07@1", type="air_quality", sector="environment",
+                    entity="TH-AQ-07", time=now - timedelta(minutes=20), received_at=now - timedelta(minutes=19),
+                    values={"aqi": 182, "pm25": 96.4}, processed_at=now - timedelta(minutes=10), attempts=5,
+                    error="RuntimeError: rule 'aqi_high' refers to a missing field"))
+        s.commit()
+    db.dispose()
+    ctx = browser.new_context(viewport={"width": 1400, "height": 800}, locale="vi-VN")
+    page = ctx.new_page()
+    login(page, server, "trucban")
+    page.goto(f"{server.base}/wall")
+    page.click("#tiles a:has-text('Sự kiện bị cách ly')")
+    page.wait_for_selector("#quarantined")
+    row = page.inner_text("#quarantined tbody tr")
+    assert "TH-AQ-07" in row and "missing field" in row and "5" in row
+    page.screenshot(path=str(SHOTS / "quarantine.png"), full_page=True)
+    page.click("#quarantined button:has-text('Gửi lại')")
+    page.wait_for_selector(".flash")
+    assert "1 sự kiện đã được gửi lại để đánh giá" in page.inner_text(".flash")
+    assert "Không có sự kiện nào bị cách ly" in page.inner_text("main")
+    page.goto(f"{server.base}/alerts")  # the worker evaluates it: the alert it should have raised opens
+    page.wait_for_selector("text=TH-AQ-07", timeout=15_000)
     ctx.close()
