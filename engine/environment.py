@@ -40,22 +40,30 @@ def _hour_key(moment: datetime) -> datetime:
     return top if top == moment else top + timedelta(hours=1)
 
 
+def _hour_number(moment: datetime) -> int:
+    """``_hour_key`` as a number (hours since 1970), for the loops over many readings: exact on the hour, since
+    whole hours are whole multiples of 3600 seconds."""
+    return -int(-moment.timestamp() // 3600)
+
+
 def hourly_series(rows: list[tuple[datetime, dict[str, Any]]], end: datetime,
                   hours: int) -> dict[str, list[float | None]]:
-    """Per parameter, the hourly means of the ``hours`` hours ending at ``end``, latest first (None: no data).
-    Several readings within one hour are averaged; a parameter marked calibration or device error is skipped."""
+    """Per parameter, the hourly means of the ``hours`` hours ending at ``end`` (on the hour), latest first (None:
+    no data). Several readings within one hour are averaged; a parameter marked calibration or device error is
+    skipped."""
     totals: dict[str, list[float]] = {param: [0.0] * hours for param in PARAMETERS}
     counts: dict[str, list[int]] = {param: [0] * hours for param in PARAMETERS}
+    last = _hour_number(end)
     for moment, values in rows:
-        back = (end - _hour_key(moment)) / HOUR  # 0 for the hour ending at ``end``
-        if not 0 <= back < hours:
+        i = last - _hour_number(moment)  # 0 for the hour ending at ``end``
+        if not 0 <= i < hours:
             continue
-        i = int(back)
         status = values.get("status")
-        marked = status if isinstance(status, dict) else {}
+        marked = status if isinstance(status, dict) else ()
         for param in PARAMETERS:
             value = values.get(param)
-            if isinstance(value, int | float) and not isinstance(value, bool) and param not in marked:
+            if value is not None and param not in marked and isinstance(value, int | float) \
+                    and not isinstance(value, bool):
                 totals[param][i] += float(value)
                 counts[param][i] += 1
     return {param: [t / n if n else None for t, n in zip(totals[param], counts[param], strict=True)]

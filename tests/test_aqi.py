@@ -333,3 +333,22 @@ def test_real_month_of_hourly_and_daily_aqi() -> None:
         if result is not None:
             assert 0 <= result.aqi <= 500 and result.dominant in PARAMS
     assert sum(r is None for r in daily) >= 2
+
+
+def test_the_hour_a_reading_belongs_to_is_the_hour_it_ends_whatever_the_instant() -> None:
+    import random
+    from datetime import UTC, datetime, timedelta
+
+    from engine.environment import _hour_key, _hour_number, hourly_series
+
+    rnd = random.Random(7)
+    base = datetime(2026, 1, 1, tzinfo=UTC)
+    moments = [base + timedelta(hours=h, microseconds=d) for h in range(0, 24 * 400, 37) for d in (-1, 0, 1)]
+    moments += [base + timedelta(seconds=rnd.uniform(0, 3e7)) for _ in range(2000)]
+    for moment in moments:
+        assert _hour_number(moment) * 3600 == _hour_key(moment).timestamp(), moment
+    end = base + timedelta(hours=10)  # readings at 09:00 (the hour ending 09:00), 09:00:00.000001 and 10:00
+    rows = [(base + timedelta(hours=9), {"pm25": 10}), (base + timedelta(hours=9, microseconds=1), {"pm25": 20}),
+            (end, {"pm25": 40, "pm10": 5, "status": {"pm10": "calibration"}})]
+    assert hourly_series(rows, end, 3)["pm25"] == [30.0, 10.0, None]
+    assert hourly_series(rows, end, 3)["pm10"] == [None, None, None]
