@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
 from engine import audit, runtime
+from engine.bulk import paused_gc
 from engine.db import let_other_writers_in, session_factory, transaction, utcnow
 from engine.models import ProcessInstance
 
@@ -48,7 +49,8 @@ def fire_due_timers(now: datetime | None = None, limit: int = 200) -> int:
     fired = 0
     while ids:
         batch, ids = ids[:BATCH], ids[BATCH:]
-        done, rest = _fire_batch(batch, now)
+        with paused_gc():  # restored workflows and ORM rows: many objects, freed by reference counting
+            done, rest = _fire_batch(batch, now)
         let_other_writers_in()
         fired += done
         ids = rest + ids
