@@ -58,31 +58,32 @@ def utcnow() -> datetime:
 _engines: dict[tuple[str, bool], Engine] = {}
 
 
+BUSY_TIMEOUT_MS = 30_000  # SQLite: how long a statement waits for a lock held by another connection
+WRITE_POLL_S = 0.001  # a writer waiting for the write lock looks again this often (see _begin_immediate)
+
+
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     # pysqlite's own BEGIN is deferred; writers that start as readers then fail with "database is
     # locked" instead of waiting. We emit BEGIN IMMEDIATE ourselves (see the "begin" listener).
     dbapi_connection.isolation_level = None
     cur = dbapi_connection.cursor()
     cur.execute("PRAGMA journal_mode=WAL")
-    cur.execute("PRAGMA busy_timeout=30000")
+    cur.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
     cur.execute("PRAGMA foreign_keys=ON")
     cur.execute("PRAGMA synchronous=NORMAL")
     cur.close()
 
 
-WRITE_WAIT_S = 30.0  # how long a SQLite writer waits for the write lock before giving up
-WRITE_POLL_S = 0.001  # ... looking again this often
-
-
 def _begin_immediate(conn: Any) -> None:
-    """Take SQLite's write lock, waiting up to ``WRITE_WAIT_S``. SQLite's own busy handler sleeps longer and longer
-    between tries (up to 100 ms), so a request waiting behind the worker's back-to-back transactions kept missing
-    the moments the lock was free; trying every millisecond catches them (see ``let_other_writers_in``)."""
+    """Take SQLite's write lock, waiting as long as any statement would (``BUSY_TIMEOUT_MS``). SQLite's own busy
+    handler sleeps longer and longer between tries (up to 100 ms), so a request waiting behind the worker's
+    back-to-back transactions kept missing the moments the lock was free; trying every millisecond catches them
+    (see ``let_other_writers_in``)."""
     raw = conn.connection.driver_connection
     started = time.monotonic()
     raw.execute("PRAGMA busy_timeout=0")
     try:
-        while (waited := time.monotonic() - started) < WRITE_WAIT_S:
+        while (waited := time.monotonic() - started) < BUSY_TIMEOUT_MS / 1000:
             try:
                 raw.execute("BEGIN IMMEDIATE")
                 return
@@ -90,9 +91,9 @@ def _begin_immediate(conn: Any) -> None:
                 if "locked" not in str(exc) and "busy" not in str(exc):
                     raise
             time.sleep(WRITE_POLL_S if waited < 0.25 else 5 * WRITE_POLL_S)  # a long wait: look less often
+        conn.exec_driver_sql("BEGIN IMMEDIATE")  # still locked after all that: fails the usual way, at once
     finally:
-        raw.execute("PRAGMA busy_timeout=30000")
-    conn.exec_driver_sql("BEGIN IMMEDIATE")  # still locked after all that: fails the usual way
+        raw.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
 
 
 def let_other_writers_in() -> None:
