@@ -54,16 +54,18 @@ class IngestResult:
 _PG_INSERT = text(
     "INSERT INTO events (source, idempotency_key, type, sector, entity, time, received_at, unit_code, location, "
     '"values", attempts) '
-    "SELECT s, k, t, sec, ent, tm, CAST(:received AS timestamptz), u, CAST(loc AS json), CAST(val AS json), 0 "
+    "SELECT s, k, t, sec, ent, tm, CAST(:received AS timestamptz), u, CASE WHEN json_typeof(j -> 0) = 'null' THEN NULL ELSE j -> 0 END, j -> 1, 0 "
     "FROM unnest(CAST(:source AS varchar[]), CAST(:key AS varchar[]), CAST(:type AS varchar[]), "
     "CAST(:sector AS varchar[]), CAST(:entity AS varchar[]), CAST(:time AS timestamptz[]), CAST(:unit AS varchar[]), "
-    "CAST(:location AS text[]), CAST(:values AS text[])) AS x(s, k, t, sec, ent, tm, u, loc, val) "
+    "ARRAY(SELECT e FROM json_array_elements(CAST(:docs AS json)) WITH ORDINALITY AS d(e, n) ORDER BY n)) "
+    "AS x(s, k, t, sec, ent, tm, u, j) "
     "ON CONFLICT (source, idempotency_key) DO NOTHING RETURNING id")
 
 
 def _insert_pg(session: Session, rows: list[dict[str, Any]]) -> list[int]:
     columns: dict[str, list[Any]] = {"source": [], "key": [], "type": [], "sector": [], "entity": [], "time": [],
-                                     "unit": [], "location": [], "values": []}
+                                     "unit": []}
+    docs = []  # each event's [location, values]: one JSON text for the batch (text arrays are escaped per element)
     for r in rows:
         columns["source"].append(r["source"])
         columns["key"].append(r["idempotency_key"])
@@ -72,9 +74,9 @@ def _insert_pg(session: Session, rows: list[dict[str, Any]]) -> list[int]:
         columns["entity"].append(r["entity"])
         columns["time"].append(r["time"])
         columns["unit"].append(r["unit_code"])
-        columns["location"].append(None if r["location"] is None else json.dumps(r["location"]))
-        columns["values"].append(json.dumps(r["values"]))
-    return list(session.execute(_PG_INSERT, {**columns, "received": rows[0]["received_at"]}).scalars())
+        docs.append([r["location"], r["values"]])
+    return list(session.execute(_PG_INSERT, {**columns, "docs": json.dumps(docs),
+                                             "received": rows[0]["received_at"]}).scalars())
 
 
 def _insert_ignoring_duplicates(session: Session, rows: list[dict[str, Any]]) -> list[int]:

@@ -80,6 +80,19 @@ def test_idempotency_key_stores_an_event_once(client, session) -> None:
     assert session.scalar(select(func.count()).select_from(Event)) == 1
 
 
+def test_events_are_stored_exactly_as_sent(client, session) -> None:
+    values = {"ghi_chu": 'Trạm "Sầm Sơn" \\ cửa biển', "pm25": 35.123456789, "so": -0.0, "ds": [1, "hai", None],
+              "long": {"sâu": {"hơn": True}}, "emoji": "🌊", "nul": None}
+    events = [factories.aqi_event(entity="TH-AQ-Ω", key="exact-1", values=values,
+                                  location={"lat": 19.8067, "lon": 105.7852}),
+              factories.aqi_event(entity=None, key="exact-2", values={"aqi": 40})]
+    ids = client.post("/api/v1/events", json={"events": events}, headers=bearer(factories.token())).get_json()["ids"]
+    first, second = (session.get(Event, i) for i in ids)
+    assert first.values == values and first.location == {"lat": 19.8067, "lon": 105.7852}
+    assert first.entity == "TH-AQ-Ω" and second.entity is None
+    assert second.values == {"aqi": 40} and second.location is None
+
+
 def test_officer_cannot_post_events(client) -> None:
     assert_error(client.post("/api/v1/events", json={"events": [factories.aqi_event()]},
                              headers=bearer(factories.token("officer"))), 403, "forbidden")
