@@ -54,7 +54,8 @@ class IngestResult:
 _PG_INSERT = text(
     "INSERT INTO events (source, idempotency_key, type, sector, entity, time, received_at, unit_code, location, "
     '"values", attempts) '
-    "SELECT s, k, t, sec, ent, tm, CAST(:received AS timestamptz), u, CASE WHEN json_typeof(j -> 0) = 'null' THEN NULL ELSE j -> 0 END, j -> 1, 0 "
+    "SELECT s, k, t, sec, ent, tm, CAST(:received AS timestamptz), u, "
+    "CASE WHEN json_typeof(j -> 0) = 'null' THEN NULL ELSE j -> 0 END, j -> 1, 0 "
     "FROM unnest(CAST(:source AS varchar[]), CAST(:key AS varchar[]), CAST(:type AS varchar[]), "
     "CAST(:sector AS varchar[]), CAST(:entity AS varchar[]), CAST(:time AS timestamptz[]), CAST(:unit AS varchar[]), "
     "ARRAY(SELECT e FROM json_array_elements(CAST(:docs AS json)) WITH ORDINALITY AS d(e, n) ORDER BY n)) "
