@@ -43,7 +43,7 @@ class Firing:
 
 def open_alert(session: Session, firing: Firing, actor: str = "rules") -> tuple[Alert, bool]:
     """Open an alert, or count a repeat on the open one with the same dedupe key. Returns (alert, new)."""
-    existing = session.scalar(select(Alert).where(Alert.open_key == firing.dedupe_key).with_for_update())
+    existing = _open_alert(session, firing.dedupe_key)
     if existing is None:
         alert = Alert(rule_id=firing.rule_id, dedupe_key=firing.dedupe_key, open_key=firing.dedupe_key,
                       title=firing.title, severity=firing.severity, status="firing", sector=firing.sector,
@@ -61,6 +61,7 @@ def open_alert(session: Session, firing: Firing, actor: str = "rules") -> tuple[
             if notifications.active_silence(session, alert) is not None:
                 alert.silenced = True  # opened during a silence or maintenance window: nobody is paged for it
             notifications.notify(session, alert, "opened")
+            session.info.setdefault("open_alerts", {})[firing.dedupe_key] = alert
             return alert, True
     assert existing is not None
     existing.count += 1
@@ -71,6 +72,24 @@ def open_alert(session: Session, firing: Firing, actor: str = "rules") -> tuple[
     audit.record(session, actor, "alert.repeated", "alert", existing.id, count=existing.count, value=firing.value)
     bus.publish(session, "alert.repeated", alert_id=existing.id, count=existing.count)
     return existing, False
+
+
+def _open_alert(session: Session, key: str) -> Alert | None:
+    """The open alert with this dedupe key, locked. Those opened or found in this session are kept for its next
+    lookups, and the lookup does not flush the session's pending changes first: the worker judges a chunk of events
+    in one transaction, and an alert repeating on every event would otherwise flush all the chunk's writes once per
+    event. What a flush could change is checked instead: an alert resolved in this session (its ``open_key``
+    cleared, maybe not yet written) is not open, and alerts are only ever opened here, where they are kept."""
+    known: dict[str, Alert] = session.info.setdefault("open_alerts", {})
+    alert = known.get(key)
+    if alert is not None and alert in session and alert.open_key == key:
+        return alert
+    with session.no_autoflush:
+        alert = session.scalar(select(Alert).where(Alert.open_key == key).with_for_update())
+    if alert is None or alert.open_key != key:
+        return None
+    known[key] = alert
+    return alert
 
 
 def mark_in_handling(session: Session, alert: Alert, instance_id: int, actor: str) -> None:

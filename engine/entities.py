@@ -57,8 +57,9 @@ def lock(session: Session, kind: str, code: str) -> Entity | None:
     return row
 
 
-def preload(session: Session, events: list[Event]) -> None:
-    """Find the entities of a chunk of events with one query, for the lookups that follow in this session."""
+def preload(session: Session, events: list[Event], *, create: bool = False) -> None:
+    """Find the entities of a chunk of events with one query, for the lookups that follow in this session; with
+    ``create``, those not known yet are made first (the chunk's ``observe`` calls would make them)."""
     known = session.info.setdefault("entities", {})
     wanted: dict[str, set[str]] = {}
     for ev in events:
@@ -66,9 +67,14 @@ def preload(session: Session, events: list[Event]) -> None:
         if kind is not None and ev.entity and (kind, ev.entity) not in known:
             wanted.setdefault(kind, set()).add(ev.entity)
     for kind, codes in wanted.items():  # locked (in code order) until the chunk commits: see ``lock``
-        for row in session.scalars(select(Entity).where(Entity.kind == kind, Entity.code.in_(codes))
-                                   .order_by(Entity.code).with_for_update()):
+        stmt = select(Entity).where(Entity.kind == kind, Entity.code.in_(codes)).order_by(Entity.code)
+        for row in session.scalars(stmt.with_for_update()):
             known[(kind, row.code)] = row
+        new = sorted(code for code in codes if (kind, code) not in known)
+        if new and create:  # first seen: made here in one statement, not one savepoint each in the chunk
+            _insert_missing(session, kind, new)
+            for row in session.scalars(stmt.where(Entity.code.in_(new)).with_for_update()):
+                known[(kind, row.code)] = row
 
 
 def ensure(session: Session, kind: str, codes: list[str]) -> dict[str, Entity]:

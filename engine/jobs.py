@@ -79,11 +79,12 @@ def process_chunk(event_ids: list[int]) -> int:
                                     time=ev.time, values=ev.values or {}) for ev in chunk]
         # What the chunk will read, read first (one query each): the writes then go together at the commit
         # instead of being flushed before every event's own queries.
-        rule_engine.preload(session, observations)
-        entities.preload(session, chunk)
+        local_times = [ev.time.astimezone(zone) for ev in chunk]
+        rule_engine.preload(session, observations, rules, local_times)
+        entities.preload(session, chunk, create=True)
         environment.preload(session, chunk)
-        for ev, obs in zip(chunk, observations, strict=True):
-            rule_engine.judge_event(session, rules, obs, ev.time.astimezone(zone))
+        for ev, obs, local_time in zip(chunk, observations, local_times, strict=True):
+            rule_engine.judge_event(session, rules, obs, local_time)
             if ev.type == "vessel_position":  # judged per vessel once the chunk is read (AIS comes in bursts)
                 entities.observe(session, ev)
                 positions.append(ev)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import JSON, Date, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import JSON, Date, ForeignKey, Index, Integer, String, Text, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from engine.db import Base, UTCDateTime, utcnow
@@ -516,3 +516,31 @@ class VesselFix(Base):
     heading: Mapped[int | None] = mapped_column(Integer)
     nav_status: Mapped[int | None] = mapped_column(Integer)
     source: Mapped[str] = mapped_column(String(100), default="")
+
+
+class AirQualityHour(Base):
+    """What one station's readings of one hour add up to, per parameter (the sum and the number of usable values),
+    and the most parameters one reading marked in device error or calibration: what its hourly VN_AQI is computed
+    from. Added to as the readings are evaluated (``engine.environment``), so that an hour is computed from 25 rows
+    however often the station reports; ``closed`` once the hour's AQI is computed (the hour is over)."""
+
+    __tablename__ = "air_quality_hours"
+    __table_args__ = (Index("ix_air_quality_hours_open", "hour", sqlite_where=text("closed = 0"),
+                            postgresql_where=text("NOT closed")),)
+    entity: Mapped[str] = mapped_column(String(200), primary_key=True)
+    hour: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)  # its end: hours since 1970 UTC
+    pm25_sum: Mapped[float] = mapped_column(default=0.0)
+    pm25_n: Mapped[int] = mapped_column(Integer, default=0)
+    pm10_sum: Mapped[float] = mapped_column(default=0.0)
+    pm10_n: Mapped[int] = mapped_column(Integer, default=0)
+    so2_sum: Mapped[float] = mapped_column(default=0.0)
+    so2_n: Mapped[int] = mapped_column(Integer, default=0)
+    no2_sum: Mapped[float] = mapped_column(default=0.0)
+    no2_n: Mapped[int] = mapped_column(Integer, default=0)
+    co_sum: Mapped[float] = mapped_column(default=0.0)
+    co_n: Mapped[int] = mapped_column(Integer, default=0)
+    o3_sum: Mapped[float] = mapped_column(default=0.0)
+    o3_n: Mapped[int] = mapped_column(Integer, default=0)
+    device_errors: Mapped[int] = mapped_column(Integer, default=0)
+    calibrating: Mapped[int] = mapped_column(Integer, default=0)
+    closed: Mapped[bool] = mapped_column(default=False)

@@ -8,6 +8,9 @@ Raw real-time indicator observations (hourly AQI, sensor readings) are kept for
 (``indicator_rollups``) are kept whatever the setting, so that series by day, month, quarter and year still answer
 after the raw rows are gone. Observations of daily, monthly, quarterly and yearly indicators are never purged.
 
+The hourly sums of air-quality readings (``air_quality_hours``, what a station's hourly VN_AQI is computed from)
+go with the events: kept for ``IOC_EVENT_RETENTION_DAYS``.
+
 Vessels' track fixes (``vessel_fixes``: every AIS/VMS position) are kept for ``IOC_TRACK_RETENTION_DAYS``
 (default 400, as events were when positions were events; the VMS rules read two days, the monitor ten)."""
 
@@ -21,7 +24,7 @@ from sqlalchemy.orm import Session
 
 from engine import audit
 from engine.db import utcnow
-from engine.models import Entity, Event, Indicator, IndicatorObservation, VesselFix
+from engine.models import AirQualityHour, Entity, Event, Indicator, IndicatorObservation, VesselFix
 
 BATCH = 5000
 
@@ -86,4 +89,22 @@ def purge_fixes(session: Session, now: datetime | None = None, days: int | None 
     if total:
         audit.record(session, "retention", "vessel_fixes.purged", "vessel_fix_batch", cutoff.date().isoformat(),
                      count=total, before=cutoff.isoformat())
+    return total
+
+
+def purge_air_quality_hours(session: Session, now: datetime | None = None, days: int | None = None) -> int:
+    """Delete the hourly sums of air-quality readings older than the events' retention, station by station (read
+    by station and hour: the primary key); returns how many."""
+    days = event_retention_days() if days is None else days
+    if days <= 0:
+        return 0
+    before = int(((now or utcnow()) - timedelta(days=days)).timestamp() // 3600)  # an hour ending by the cutoff
+    total = 0
+    for station in session.scalars(select(AirQualityHour.entity).distinct()):
+        done = session.execute(delete(AirQualityHour).where(AirQualityHour.entity == station,
+                                                            AirQualityHour.hour <= before))
+        total += done.rowcount  # type: ignore[attr-defined]
+    if total:
+        audit.record(session, "retention", "air_quality_hours.purged", "air_quality_hour_batch", str(before),
+                     count=total, before=before)
     return total

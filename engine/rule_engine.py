@@ -19,6 +19,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from engine import alerts, audit, bus
+from engine.db import insert as db_insert
 from engine.db import utcnow
 from engine.evaluation import Observation, Rule, applies, check, firing, subject
 from engine.models import Alert
@@ -101,18 +102,53 @@ def judge_event(session: Session, rules: list[Rule], obs: Observation, local_tim
     return touched
 
 
-def preload(session: Session, observations: list[Observation]) -> None:
+def preload(session: Session, observations: list[Observation], rules: list[Rule] | None = None,
+            local_times: list[datetime] | None = None) -> None:
     """Read and lock, with one query, the rule-state rows of every subject a chunk of events speaks about, for the
     ``judge_event`` calls that follow in this session: the chunk's state changes are then written together at the
-    commit instead of being flushed before each event's own query."""
+    commit instead of being flushed before each event's own query. Given the rules, the rows the chunk will need
+    and that do not exist yet (a subject seen for the first time, a first breach of a memoryless rule) are made
+    first, with one statement, instead of one savepoint each in the middle of the chunk."""
     keys = {subject(obs) for obs in observations}
     if not keys:
         return
     found: dict[str, dict[str, RuleStateRow]] = {key: {} for key in keys}
-    for row in session.scalars(select(RuleStateRow).where(RuleStateRow.subject.in_(keys))
-                               .order_by(RuleStateRow.id).with_for_update()):
-        found[row.subject][row.rule_id] = row
+
+    def lock(where: Any) -> None:
+        for row in session.scalars(select(RuleStateRow).where(where).order_by(RuleStateRow.id).with_for_update()):
+            found[row.subject][row.rule_id] = row
+
+    lock(RuleStateRow.subject.in_(keys))
     session.info["rule_states"] = found
+    if rules is None:
+        return
+    missing = _missing_rows(found, rules, observations, local_times or [obs.time for obs in observations])
+    if missing:
+        stmt = db_insert(session, RuleStateRow.__table__).on_conflict_do_nothing(index_elements=["rule_id",
+                                                                                                 "subject"])
+        session.execute(stmt, [missing[k] for k in sorted(missing)])
+        lock(RuleStateRow.subject.in_({key for _, key in missing}) & RuleStateRow.rule_id.in_({r for r, _ in missing}))
+
+
+def _missing_rows(found: dict[str, dict[str, RuleStateRow]], rules: list[Rule], observations: list[Observation],
+                  local_times: list[datetime]) -> dict[tuple[str, str], dict[str, Any]]:
+    """The (rule, subject) state rows that ``judge_event`` would make for these observations: those of rules that
+    remember something, and of memoryless rules that an observation breaks."""
+    out: dict[tuple[str, str], dict[str, Any]] = {}
+    stamp = utcnow()
+    for obs, local_time in zip(observations, local_times, strict=True):
+        key = subject(obs)
+        for rule in rules:
+            if rule.id in found[key] or (rule.id, key) in out or not applies(rule, obs, local_time):
+                continue
+            verdict = check(rule, obs)
+            memoryless = rule.kind in MEMORYLESS and rule.no_data_s is None
+            if verdict is None or (memoryless and not verdict.breached):
+                continue
+            out[(rule.id, key)] = {"rule_id": rule.id, "subject": key, "status": "normal", "state": {}, "memory": {},
+                                   "alert_id": None, "unit_code": obs.unit_code,
+                                   "sector": rule.sector or obs.sector, "updated_at": stamp}
+    return out
 
 
 def _open(session: Session, rule: Rule, f: Any) -> Alert:

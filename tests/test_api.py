@@ -252,3 +252,19 @@ def test_officers_follow_only_their_own_work_on_the_stream() -> None:
     assert not visible_change(officer, {"kind": "task.created", "department_id": 8, "role": None})
     assert not visible_change(officer, {"kind": "alert.opened", "title": "secret"})
     assert visible_change(operator, {"kind": "alert.opened", "title": "x"})
+
+
+def test_live_pages_follow_the_stream_from_where_it_stood_when_they_were_read(client) -> None:
+    """The alert list and the inbox carry the live stream's position read before their rows: their script follows
+    the changes from there, so an alert opened while the page was on its way to the browser still refreshes it."""
+    from engine import bus
+
+    factories.user("leader", name="sep")
+    login(client, "sep")
+    bus.send([{"kind": "alert.opened", "alert_id": 1}])
+    before = bus.latest_id()
+    for path in ("/alerts", "/inbox"):
+        page = client.get(path).get_data(as_text=True)
+        assert re.search(r'data-live="[a-z.]+" data-live-since="([^"]+)"', page).group(1) == before
+    bus.send([{"kind": "alert.opened", "alert_id": 2}])  # a change after the page was read: the script gets it
+    assert [c["alert_id"] for _, c in bus.read_after(before, 10)] == [2]

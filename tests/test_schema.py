@@ -132,3 +132,44 @@ def test_the_track_migration_keeps_the_positions_already_stored_as_events() -> N
         ("MMSI:574000001", t, 19.8, 7.5, 90.0, 88, 7),
         ("TH-93388-TS", t + timedelta(hours=2), 19.7, 6.0, None, None, None),
         ("TH-93388-TS", t + timedelta(hours=3), 19.6, pytest.approx(1.943844, abs=1e-5), None, None, None)]
+
+
+def test_the_air_quality_hours_migration_adds_up_the_readings_already_evaluated() -> None:
+    """An installation upgraded from 0015 has its stations' hours: the evaluated readings' sums per parameter (marked
+    values left out), the hours long over closed (their AQI was computed before), the current one open."""
+    from datetime import UTC, datetime, timedelta
+
+    from sqlalchemy import update
+
+    from alembic import command
+    from engine.events import IncomingEvent, ingest_events
+    from engine.migrate import alembic_config, upgrade
+    from engine.models import AirQualityHour, Event
+
+    past = datetime(2026, 11, 20, 3, 0, tzinfo=UTC)
+    now = datetime.now(UTC).replace(second=0, microsecond=0)
+    cfg = alembic_config()
+    with get_engine().begin() as connection:
+        cfg.attributes["connection"] = connection
+        command.downgrade(cfg, "0015")
+    try:
+        with transaction() as s:
+            ids = ingest_events(s, [
+                IncomingEvent(source="st", type="air_quality", sector="environment", time=past - timedelta(minutes=30),
+                              entity="AQ-MIG", values={"pm25": 40.0, "pm10": 60}),
+                IncomingEvent(source="st", type="air_quality", sector="environment", time=past, entity="AQ-MIG",
+                              values={"pm25": 80.0, "pm10": 90, "status": {"pm10": "calibration"}}),
+                IncomingEvent(source="st", type="air_quality", sector="environment", time=now, entity="AQ-MIG",
+                              values={"pm25": 10.0}),
+                IncomingEvent(source="st", type="air_quality", sector="environment", time=past, entity="AQ-WAITING",
+                              values={"pm25": 10.0}),
+            ], "test").accepted
+            s.execute(update(Event).where(Event.id.in_(ids[:3])).values(processed_at=now))
+    finally:
+        upgrade()
+    with transaction() as s:
+        hours = {(h.entity, h.hour): (h.pm25_sum, h.pm25_n, h.pm10_sum, h.pm10_n, h.calibrating, h.closed)
+                 for h in s.scalars(select(AirQualityHour).where(AirQualityHour.entity.like("AQ-%")))}
+    current = -int(-now.timestamp() // 3600)
+    assert hours == {("AQ-MIG", int(past.timestamp()) // 3600): (120.0, 2, 60.0, 1, 1, True),
+                     ("AQ-MIG", current): (10.0, 1, 0.0, 0, 0, False)}

@@ -9,9 +9,10 @@ from zoneinfo import ZoneInfo
 
 from flask import Blueprint, flash, g, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
+from redis.exceptions import RedisError
 from sqlalchemy import func, select
 
-from engine import attachments, audit, directives, operations, registry, tasks, versions, wall
+from engine import attachments, audit, bus, directives, operations, registry, tasks, versions, wall
 from engine.config import settings
 from engine.db import utcnow
 from engine.errors import N_, Invalid
@@ -109,9 +110,20 @@ def logout() -> Any:
     return redirect(url_for("pages.login"))
 
 
+def live_since() -> str:
+    """Where the live stream stands, read before the page's own queries: the page's script follows the changes
+    from there, so one committed while the page is on its way to the browser still refreshes it ("" when Redis
+    cannot say: the script then follows from the moment it connects)."""
+    try:
+        return bus.latest_id()
+    except RedisError:
+        return ""
+
+
 @bp.route("/inbox")
 @page_auth()
 def inbox() -> Any:
+    since = live_since()
     scope = request.args.get("scope", "all")
     if scope not in tasks.SCOPES:
         scope = "all"
@@ -124,7 +136,7 @@ def inbox() -> Any:
     rows = list(db().scalars(stmt.limit(200)))
     units = list(db().scalars(select(Unit).where(Unit.parent_id.is_not(None)).order_by(Unit.name)))
     return render_template("inbox.html", tasks=rows, scope=scope, overdue=overdue, due_soon=due_soon,
-                           sector=sector, unit=unit, units=units, sectors=SECTORS)
+                           sector=sector, unit=unit, units=units, sectors=SECTORS, live_since=since)
 
 
 def _choices() -> dict[str, list[Department]]:
@@ -202,9 +214,10 @@ def _task_action(task_id: int, action: str) -> Any:
 @bp.route("/alerts")
 @page_auth()
 def alerts() -> Any:
+    since = live_since()
     status = request.args.get("status") or "open"
     rows = list(db().scalars(alert_query({"status": status if status != "all" else None}).limit(300)))
-    return render_template("alerts.html", alerts=rows, status=status)
+    return render_template("alerts.html", alerts=rows, status=status, live_since=since)
 
 
 @bp.route("/instances/<int:instance_id>", methods=["GET", "POST"])

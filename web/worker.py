@@ -9,7 +9,7 @@ import time
 from rq import SimpleWorker
 
 from connectors import runtime
-from engine import alerts, fisheries, jobs, notifications, retention, sources, timers, traffic
+from engine import alerts, environment, fisheries, jobs, notifications, retention, sources, timers, traffic
 from engine.db import refresh_statistics, transaction, utcnow
 from engine.queue import QUEUE_NAME
 from engine.redis_conn import redis_client
@@ -34,6 +34,7 @@ def _sweeper(stop: threading.Event) -> None:
                     retention.purge_events(session)
                     retention.purge_observations(session)
                     retention.purge_fixes(session)
+                    retention.purge_air_quality_hours(session)
                 traffic.purge_evidence(utcnow())
                 refresh_statistics()
                 last_statistics = time.monotonic()
@@ -68,6 +69,7 @@ def alert_housekeeping() -> None:
     with transaction() as session:
         alerts.escalate_due(session)
         sources.check_stale(session)
+        environment.close_due_hours(session)  # air stations' hours that no reading closed
     global _last_fisheries_tick
     if time.monotonic() - _last_fisheries_tick > FISHERIES_TICK_S:
         with transaction() as session:

@@ -22,7 +22,11 @@
     setTimeout(function () { t.remove(); }, 8000);
   }
 
-  var source = new EventSource("/api/v1/stream");
+  // Follow the changes from where the stream stood when the server read the page (data-live-since), so that one
+  // committed while the page was on its way still refreshes it; reconnections resume with Last-Event-ID.
+  var first = document.querySelector("[data-live]");
+  var since = first ? first.getAttribute("data-live-since") : "";
+  var source = new EventSource("/api/v1/stream" + (since ? "?last_event_id=" + encodeURIComponent(since) : ""));
   source.addEventListener("change", function (e) {
     var change = JSON.parse(e.data);
     if (change.kind === "notification" && change.user_id === me) {
