@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from functools import wraps
 from typing import Any
 from urllib.parse import urlparse
 from zoneinfo import ZoneInfo
@@ -110,20 +111,27 @@ def logout() -> Any:
     return redirect(url_for("pages.login"))
 
 
-def live_since() -> str:
-    """Where the live stream stands, read before the page's own queries: the page's script follows the changes
-    from there, so one committed while the page is on its way to the browser still refreshes it ("" when Redis
-    cannot say: the script then follows from the moment it connects)."""
-    try:
-        return bus.latest_id()
-    except RedisError:
-        return ""
+def live_page(view: Any) -> Any:
+    """A page that refreshes itself from the live stream (``data-live``): where the stream stands is read before
+    anything else of the request (``g.live_since``), in particular before the database snapshot that the page's
+    rows come from, and the page's script follows the changes from there. So a change committed while the page is
+    being made or on its way to the browser still refreshes it ("" when Redis cannot say: the script then follows
+    from the moment it connects)."""
+    @wraps(view)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            g.live_since = bus.latest_id()
+        except RedisError:
+            g.live_since = ""
+        return view(*args, **kwargs)
+
+    return wrapper
 
 
 @bp.route("/inbox")
+@live_page
 @page_auth()
 def inbox() -> Any:
-    since = live_since()
     scope = request.args.get("scope", "all")
     if scope not in tasks.SCOPES:
         scope = "all"
@@ -136,7 +144,7 @@ def inbox() -> Any:
     rows = list(db().scalars(stmt.limit(200)))
     units = list(db().scalars(select(Unit).where(Unit.parent_id.is_not(None)).order_by(Unit.name)))
     return render_template("inbox.html", tasks=rows, scope=scope, overdue=overdue, due_soon=due_soon,
-                           sector=sector, unit=unit, units=units, sectors=SECTORS, live_since=since)
+                           sector=sector, unit=unit, units=units, sectors=SECTORS, live_since=g.live_since)
 
 
 def _choices() -> dict[str, list[Department]]:
@@ -212,12 +220,12 @@ def _task_action(task_id: int, action: str) -> Any:
 
 
 @bp.route("/alerts")
+@live_page
 @page_auth()
 def alerts() -> Any:
-    since = live_since()
     status = request.args.get("status") or "open"
     rows = list(db().scalars(alert_query({"status": status if status != "all" else None}).limit(300)))
-    return render_template("alerts.html", alerts=rows, status=status, live_since=since)
+    return render_template("alerts.html", alerts=rows, status=status, live_since=g.live_since)
 
 
 @bp.route("/instances/<int:instance_id>", methods=["GET", "POST"])
