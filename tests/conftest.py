@@ -36,7 +36,7 @@ from engine.redis_server import EmbeddedRedis  # noqa: E402
 MUTABLE_TABLES = ("task_candidate_users", "attachments", "task_comments", "directives", "human_tasks",
                   "process_instances", "notifications", "rule_states", "silences", "push_subscriptions", "alerts",
                   "events", "audit_log", "api_tokens", "users", "indicator_observations", "indicator_rollups",
-                  "indicators", "source_runs", "sources", "entities", "vessel_fixes")
+                  "indicators", "source_runs", "sources", "entities", "vessel_fixes", "air_quality_hours")
 
 
 def backend() -> str:
