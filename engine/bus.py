@@ -13,10 +13,9 @@ from typing import Any
 
 from redis import Redis
 from redis.exceptions import RedisError
-from sqlalchemy import event
 from sqlalchemy.orm import Session
 
-from engine.db import in_savepoint
+from engine.db import after_commit
 from engine.redis_conn import redis_client
 
 STREAM = "ioc:live"
@@ -27,22 +26,6 @@ log = logging.getLogger(__name__)
 def publish(session: Session, kind: str, **payload: Any) -> None:
     """Queue a change for publication when ``session`` commits; dropped if it rolls back."""
     session.info.setdefault("outbox", []).append({"kind": kind, **payload})
-
-
-@event.listens_for(Session, "after_commit")
-def _flush_outbox(session: Session) -> None:
-    if in_savepoint(session):
-        return
-    changes = session.info.pop("outbox", [])
-    if changes:
-        send(changes)
-
-
-@event.listens_for(Session, "after_rollback")
-def _drop_outbox(session: Session) -> None:
-    if in_savepoint(session):
-        return
-    session.info.pop("outbox", None)
 
 
 def send(changes: list[dict[str, Any]], client: Redis | None = None) -> None:
@@ -72,3 +55,6 @@ def read_after(last_id: str, block_ms: int, client: Redis | None = None) -> list
         for entry_id, fields in entries:
             out.append((entry_id.decode(), json.loads(fields[b"data"])))
     return out
+
+
+after_commit("outbox", send)  # what ``publish`` gathered goes out once the transaction commits

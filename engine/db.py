@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sqlite3
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
@@ -136,23 +136,42 @@ def session_factory(write: bool = True) -> sessionmaker[Session]:
 
 
 # What a transaction hands on once it commits — live-stream messages, jobs to enqueue, workflows to keep
-# in memory — is gathered in ``session.info`` under these keys by the modules that own it (bus, queue,
-# runtime). SQLAlchemy also calls "after_commit" and "after_rollback" for a savepoint, so the owners act
-# on the outermost transaction only (``in_savepoint``), and a savepoint rolled back takes back what was
-# added within it (a failed step in a batch must not publish, enqueue or keep anything).
-AFTER_COMMIT_KEYS = ("outbox", "jobs", "live_workflows")
+# in memory — is gathered in ``session.info`` under a key by the module that owns it (bus, queue, runtime),
+# which registers here what to do with it (``after_commit``). SQLAlchemy also calls "after_commit" and
+# "after_rollback" for a savepoint: only the outermost transaction's hand things on or drop them, and a
+# savepoint rolled back takes back what was added within it (a failed step in a batch must not publish,
+# enqueue or keep anything).
+_hand_on: dict[str, Callable[[Any], None]] = {}
 _before_savepoint: WeakKeyDictionary[SessionTransaction, dict[str, Any]] = WeakKeyDictionary()
 
 
-def in_savepoint(session: Session) -> bool:
-    """Whether the commit or rollback being handled is a savepoint's, not the transaction's."""
-    return session.in_nested_transaction()
+def after_commit(key: str, hand_on: Callable[[Any], None]) -> None:
+    """Once a transaction commits, ``hand_on`` gets what was gathered in its ``session.info[key]`` (when
+    anything was); on a rollback it is dropped."""
+    _hand_on[key] = hand_on
+
+
+@event.listens_for(Session, "after_commit")
+def _hand_on_after_commit(session: Session) -> None:
+    if session.in_nested_transaction():  # a savepoint's commit: the transaction goes on
+        return
+    for key, hand_on in _hand_on.items():
+        if gathered := session.info.pop(key, None):
+            hand_on(gathered)
+
+
+@event.listens_for(Session, "after_rollback")
+def _drop_after_rollback(session: Session) -> None:
+    if session.in_nested_transaction():  # a savepoint's rollback: see _take_back_savepoint
+        return
+    for key in _hand_on:
+        session.info.pop(key, None)
 
 
 @event.listens_for(Session, "after_transaction_create")
 def _remember_before_savepoint(session: Session, trans: SessionTransaction) -> None:
     if trans.nested:
-        _before_savepoint[trans] = {key: value.copy() for key in AFTER_COMMIT_KEYS
+        _before_savepoint[trans] = {key: value.copy() for key in _hand_on
                                     if (value := session.info.get(key)) is not None}
 
 
@@ -160,7 +179,7 @@ def _remember_before_savepoint(session: Session, trans: SessionTransaction) -> N
 def _take_back_savepoint(session: Session, previous: SessionTransaction) -> None:
     if not previous.nested or (before := _before_savepoint.pop(previous, None)) is None:
         return
-    for key in AFTER_COMMIT_KEYS:
+    for key in _hand_on:
         if key in before:
             session.info[key] = before[key]
         else:

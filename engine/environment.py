@@ -39,8 +39,6 @@ from engine.models import AirQualityHour, Entity, Event, IndicatorObservation
 PARAMETERS = ("pm25", "pm10", "so2", "no2", "co", "o3")
 HOURLY, DAILY = "vn_aqi_hourly", "vn_aqi_daily"
 SOURCE = "ioc-vn-aqi"
-HISTORY = timedelta(hours=24)
-HOUR = timedelta(hours=1)
 
 
 def _hour_key(moment: datetime) -> datetime:
@@ -182,7 +180,7 @@ def close_due_hours(session: Session, now: datetime | None = None) -> int:
                                  .limit(CLOSE_BATCH)).all())  # (no ORDER BY: the partial index answers)
     if not due:
         return 0
-    chunk = session.info.setdefault("air_quality", {"hours": {}, "closed": set(), "added": set()})
+    chunk = _chunk(session)
     stations = sorted({station for station, _ in due})
     _load_hours(session, chunk, set(stations), min(h for _, h in due) - 24, max(h for _, h in due))
     units = dict(session.execute(select(Entity.code, Entity.unit_code).where(Entity.kind == "station",
@@ -201,7 +199,7 @@ def preload(session: Session, events: list[Event]) -> None:
     readings = [ev for ev in events if ev.type == "air_quality" and ev.entity and ev.source != SOURCE]
     if not readings:
         return
-    chunk = session.info.setdefault("air_quality", {"hours": {}, "closed": set(), "added": set()})
+    chunk = _chunk(session)
     sums: dict[tuple[str, int], list[float]] = {}
     for ev in readings:
         _add(sums.setdefault((str(ev.entity), _hour_number(ev.time)), _empty()), ev.values or {})
@@ -210,6 +208,12 @@ def preload(session: Session, events: list[Event]) -> None:
     hours = [hour for _, hour in sums]
     # A reading may close the day before it, whose AQI needs the 24 hours before that
     _load_hours(session, chunk, {entity for entity, _ in sums}, min(hours) - 48, max(hours))
+
+
+def _chunk(session: Session) -> dict[str, Any]:
+    """What this transaction knows of stations' hours: their sums by station and hour number, the hours closed, and
+    the readings already added (by event id)."""
+    return session.info.setdefault("air_quality", {"hours": {}, "closed": set(), "added": set()})
 
 
 def _load_hours(session: Session, chunk: dict[str, Any], stations: set[str], after: int, upto: int) -> None:

@@ -7,10 +7,9 @@ from typing import Any
 
 from redis.exceptions import RedisError
 from rq import Queue, Retry
-from sqlalchemy import event
 from sqlalchemy.orm import Session
 
-from engine.db import in_savepoint
+from engine.db import after_commit
 from engine.redis_conn import redis_client
 
 QUEUE_NAME = "ioc"
@@ -25,13 +24,7 @@ def enqueue_after_commit(session: Session, func: str, *args: Any) -> None:
     session.info.setdefault("jobs", []).append((func, args))
 
 
-@event.listens_for(Session, "after_commit")
-def _enqueue_jobs(session: Session) -> None:
-    if in_savepoint(session):
-        return
-    jobs = session.info.pop("jobs", [])
-    if not jobs:
-        return
+def _enqueue(jobs: list[tuple[str, tuple[Any, ...]]]) -> None:
     try:
         q = get_queue()
         for func, args in jobs:
@@ -41,8 +34,4 @@ def _enqueue_jobs(session: Session) -> None:
         log.warning("jobs not enqueued (%s); the sweeper will pick them up", exc.__class__.__name__)
 
 
-@event.listens_for(Session, "after_rollback")
-def _drop_jobs(session: Session) -> None:
-    if in_savepoint(session):
-        return
-    session.info.pop("jobs", None)
+after_commit("jobs", _enqueue)

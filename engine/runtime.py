@@ -12,11 +12,11 @@ from typing import Any, overload
 from SpiffWorkflow.bpmn import BpmnWorkflow
 from SpiffWorkflow.exceptions import SpiffWorkflowException
 from SpiffWorkflow.util.task import TaskState
-from sqlalchemy import event, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from engine import audit, bpmn, bus, registry
-from engine.db import in_savepoint, utcnow
+from engine.db import after_commit, utcnow
 from engine.errors import N_, NotFound
 from engine.expressions import resolve
 from engine.isotime import due_from
@@ -74,19 +74,12 @@ def _keep_after_commit(session: Session, instance: ProcessInstance, wf: BpmnWork
     session.info.setdefault("live_workflows", {})[instance.id] = (_live_key(instance), wf)
 
 
-@event.listens_for(Session, "after_commit")
-def _keep_live(session: Session) -> None:
-    if in_savepoint(session):
-        return
-    for key, wf in session.info.pop("live_workflows", {}).values():
+def _keep_live(kept: dict[int, tuple[tuple[int, int, str], BpmnWorkflow]]) -> None:
+    for key, wf in kept.values():
         live_workflows.keep(key, wf)
 
 
-@event.listens_for(Session, "after_rollback")
-def _drop_live(session: Session) -> None:
-    if in_savepoint(session):
-        return
-    session.info.pop("live_workflows", None)
+after_commit("live_workflows", _keep_live)
 
 
 def start_process(session: Session, process_key: str, variables: dict[str, Any], *, actor: str,

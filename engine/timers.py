@@ -79,7 +79,7 @@ def _fire_batch(ids: list[int], now: datetime) -> tuple[int, list[int]]:
 
 def _fire(session: Session, instance: ProcessInstance) -> bool:
     """Fire one instance's due timers in a savepoint. On an unexpected error the savepoint takes back its
-    changes (and its live-stream messages, see ``engine.db.AFTER_COMMIT_KEYS``) and the instance becomes an
+    changes (and its live-stream messages, see ``engine.db.after_commit``) and the instance becomes an
     incident, which the cockpit shows with its error and can retry, so the loop does not trip over it again."""
     due = instance.next_timer_at
     assert due is not None
@@ -92,9 +92,9 @@ def _fire(session: Session, instance: ProcessInstance) -> bool:
                          instance_id=instance.id, due=due.isoformat(),
                          late_ms=round((utcnow() - due).total_seconds() * 1000))
         return True
+    except StaleDataError:
+        return False  # changed under us: the next pass sees its new state
     except Exception as exc:  # noqa: BLE001 - one broken instance must not stop the others' timers
-        if isinstance(exc, StaleDataError):
-            return False  # changed under us: the next pass sees its new state
         log.exception("instance %s: firing its timers failed", instance.id)
         runtime.open_incident(session, instance, exc, "timer")
         return False

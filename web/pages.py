@@ -144,7 +144,7 @@ def inbox() -> Any:
     rows = list(db().scalars(stmt.limit(200)))
     units = list(db().scalars(select(Unit).where(Unit.parent_id.is_not(None)).order_by(Unit.name)))
     return render_template("inbox.html", tasks=rows, scope=scope, overdue=overdue, due_soon=due_soon,
-                           sector=sector, unit=unit, units=units, sectors=SECTORS, live_since=g.live_since)
+                           sector=sector, unit=unit, units=units, sectors=SECTORS)
 
 
 def _choices() -> dict[str, list[Department]]:
@@ -225,7 +225,7 @@ def _task_action(task_id: int, action: str) -> Any:
 def alerts() -> Any:
     status = request.args.get("status") or "open"
     rows = list(db().scalars(alert_query({"status": status if status != "all" else None}).limit(300)))
-    return render_template("alerts.html", alerts=rows, status=status, live_since=g.live_since)
+    return render_template("alerts.html", alerts=rows, status=status)
 
 
 @bp.route("/instances/<int:instance_id>", methods=["GET", "POST"])

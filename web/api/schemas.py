@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from marshmallow import RAISE, Schema, fields, validate
 
+from engine import quarantine
+
 
 def code_of(path: str) -> fields.Function:
     """``department.code`` and the like, as null (not absent) when the relation is empty."""
@@ -51,7 +53,7 @@ class IngestOut(Schema):
 
 
 class QuarantineQuery(Strict):
-    limit = fields.Integer(load_default=100, validate=validate.Range(1, 500))
+    limit = fields.Integer(load_default=100, validate=validate.Range(1, quarantine.MAX_PAGE))
     before_id = fields.Integer(load_default=None, metadata={"description": "the next page: events older than this id"})
 
 
@@ -76,7 +78,7 @@ class QuarantineOut(Schema):
 
 
 class RequeueIn(Strict):
-    ids = fields.List(fields.Integer(), load_default=None, validate=validate.Length(1, 10_000),
+    ids = fields.List(fields.Integer(), load_default=None, validate=validate.Length(1, quarantine.MAX_REQUEUE),
                       metadata={"description": "the events to send back; all quarantined events when left out"})
 
 
