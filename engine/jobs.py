@@ -16,7 +16,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from engine import alerts, audit, bus, entities, environment, fisheries, rule_engine, runtime, traffic
+from engine import alerts, audit, bus, entities, environment, fisheries, intake, rule_engine, runtime, traffic
 from engine.bulk import paused_gc
 from engine.config import settings
 from engine.db import get_engine, let_other_writers_in, transaction, utcnow
@@ -48,6 +48,7 @@ def process_events(event_ids: list[int]) -> int:
     size = CHUNK.get(get_engine().dialect.name, 200)
     for start in range(0, len(event_ids), size):
         chunk = event_ids[start:start + size]
+        intake.give_way()  # SQLite: a sender's bulk batches are stored first (engine.intake)
         try:
             with paused_gc():  # a chunk's ORM objects and values: the collector runs again after its commit
                 done += process_chunk(chunk)

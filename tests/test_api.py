@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 from sqlalchemy import func, select
@@ -91,6 +92,22 @@ def test_events_are_stored_exactly_as_sent(client, session) -> None:
     assert first.values == values and first.location == {"lat": 19.8067, "lon": 105.7852}
     assert first.entity == "TH-AQ-Ω" and second.entity is None
     assert second.values == {"aqi": 40} and second.location is None
+
+
+def test_stored_times_are_found_by_the_queries_that_read_them(client, session) -> None:
+    """Times stored by the batch insert compare with the times the rest of the engine binds (equality and ranges,
+    whole seconds included), whatever zone they were sent in; a full batch spans several insert statements."""
+    sent = [factories.aqi_event(key=f"t-{i}", time=(datetime(2026, 11, 25, 17, tzinfo=timezone(timedelta(hours=7)))
+                                                   + timedelta(seconds=i)).isoformat()) for i in range(1000)]
+    sent[1]["time"] = "2026-11-25T10:00:00.5Z"
+    body = client.post("/api/v1/events", json={"events": sent}, headers=bearer(factories.token())).get_json()
+    assert body["accepted"] == 1000 and len(set(body["ids"])) == 1000
+    ten = datetime(2026, 11, 25, 10, tzinfo=UTC)
+    assert session.scalars(select(Event.idempotency_key).where(Event.time == ten)).all() == ["t-0"]
+    assert session.get(Event, body["ids"][1]).time == ten + timedelta(milliseconds=500)
+    window = (Event.time >= ten + timedelta(milliseconds=500), Event.time < ten + timedelta(seconds=3))
+    assert session.scalar(select(func.count()).select_from(Event).where(*window)) == 2
+    assert session.scalar(select(func.count()).select_from(Event).where(Event.time > ten)) == 999
 
 
 def test_officer_cannot_post_events(client) -> None:

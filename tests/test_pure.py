@@ -164,3 +164,33 @@ def test_check_event(raw: object, problems: list) -> None:
     assert (event is None) == bool(problems)
     if event is not None:
         assert event.time.tzinfo is not None
+
+
+def test_check_event_usual_case_agrees_with_the_complete_check() -> None:
+    """``check_event`` accepts the usual event in one pass; whatever it accepts or refuses, the complete check
+    (``problems_of``) must say the same, for every field given every kind of value."""
+    import itertools
+
+    from engine.event_check import FIELDS, check_event, problems_of
+
+    class Text(str):
+        pass
+
+    good = {"source": "s", "type": "t", "sector": "x", "entity": "e", "unit": "14758", "idempotency_key": "k",
+            "time": "2026-11-25T10:00:00+07:00", "values": {"a": 1}, "location": {"lat": 19.8, "lon": 105.7}}
+    candidates = [None, "", "a", "x" * 16, "x" * 17, "x" * 40, "x" * 41, "x" * 100, "x" * 101, "x" * 200, "x" * 201,
+                  0, 1.5, True, [], ["a"], {}, {"a": 1}, Text("txt"), "2026-11-25T03:00:00Z", "2026-11-25T10:00:00",
+                  {"lat": 95, "lon": 1}, {"lat": 1, "lon": 2, "alt": 3}, {"lat": 1.0, "lon": float("nan")}]
+    checked = 0
+    for field, value in itertools.product(sorted(FIELDS | {"extra"}), candidates):
+        raw = {**good, field: value}
+        for variant in (raw, {k: v for k, v in raw.items() if v is not None}):
+            event, problems = check_event(variant)
+            assert (event is None) == bool(problems_of(variant)), variant
+            assert problems == problems_of(variant), variant
+            if event is not None:
+                assert (event.source, event.values, event.entity, event.location) == (
+                    variant["source"], variant["values"], variant.get("entity"), variant.get("location"))
+            checked += 1
+    assert checked == 2 * (len(FIELDS) + 1) * len(candidates)
+    assert check_event(dict(good))[0] is not None

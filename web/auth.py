@@ -13,7 +13,7 @@ from wtforms import ValidationError
 from engine.errors import EngineError, Forbidden
 from engine.models import User
 from engine.org import Principal, principal_for, principal_for_token
-from web.db import db
+from web.db import db, lookup_db
 
 F = TypeVar("F", bound=Callable[..., Any])
 SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
@@ -41,7 +41,8 @@ def current_principal() -> Principal | None:
     header = request.headers.get("Authorization", "")
     principal: Principal | None = None
     if header.lower().startswith("bearer "):
-        principal = principal_for_token(db(), header[7:].strip())
+        with lookup_db() as session_:
+            principal = principal_for_token(session_, header[7:].strip())
         if principal is None:
             raise Unauthorized("The bearer token is not valid")
     else:
