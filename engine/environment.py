@@ -124,6 +124,10 @@ def on_air_quality(session: Session, event: Event) -> list[int]:
     due = [h for h in chunk["hours"][event.entity] if hour - 24 <= h < hour]
     if event.time.timestamp() % 3600 == 0:
         due.append(hour)
+    # A reading stamped ahead of the clock (a station whose clock runs fast) closes no hour that is not over yet:
+    # the hour in progress would get the AQI of its first minutes. It is closed later, by a reading or the clock.
+    over = int((utcnow() + CLOCK_AHEAD).timestamp() // 3600)
+    due = [h for h in due if h <= over]
     ids: list[int] = []
     for h in sorted(due):
         if (event.entity, h) not in chunk["closed"]:
@@ -168,6 +172,7 @@ def _close(session: Session, chunk: dict[str, Any], station: str, hour: int, uni
 
 
 GRACE = timedelta(minutes=10)  # an hour still open this long after its end is closed by the clock
+CLOCK_AHEAD = timedelta(minutes=5)  # a station's clock this far ahead of ours still closes the hour it ends
 CLOSE_BATCH = 500
 
 

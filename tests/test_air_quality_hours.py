@@ -130,3 +130,20 @@ def test_readings_of_a_chunk_and_readings_one_by_one_give_the_same_hour(session)
     whole_hour = expected_aqi(readings, HOUR_END)
     assert hourly_aqi(session, "AQ-CHUNK") == hourly_aqi(session, "AQ-SINGLE")
     assert hourly_aqi(session, "AQ-CHUNK")[HOUR_END] == whole_hour
+
+
+def test_a_reading_stamped_ahead_of_the_clock_does_not_close_the_hour_in_progress(session, monkeypatch) -> None:
+    """A station whose clock runs hours fast: its reading must not freeze the hour still in progress at the AQI of
+    its first minutes; the hour is computed when it is over, from all of its readings."""
+    monkeypatch.setattr(environment, "utcnow", lambda: HOUR_END - timedelta(minutes=30))
+    with_history("AQ-FAST")
+    send("AQ-FAST", HOUR_END - timedelta(minutes=40), 40.0)
+    send("AQ-FAST", HOUR_END + timedelta(hours=2), 45.0)  # stamped 2.5 hours ahead of the clock
+    session.rollback()  # a new snapshot
+    assert HOUR_END not in hourly_aqi(session, "AQ-FAST")
+    monkeypatch.setattr(environment, "utcnow", lambda: HOUR_END + timedelta(minutes=1))
+    send("AQ-FAST", HOUR_END, 160.0)  # the reading that ends the hour
+    session.rollback()
+    readings = [(HOUR_END - timedelta(minutes=40), 40.0), (HOUR_END, 160.0)]
+    assert expected_aqi(readings, HOUR_END) != expected_aqi(readings[:1], HOUR_END)
+    assert hourly_aqi(session, "AQ-FAST")[HOUR_END] == expected_aqi(readings, HOUR_END)
