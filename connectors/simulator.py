@@ -60,9 +60,11 @@ def reading(station: Station, tick: int, rng: random.Random, at: datetime | None
         episode = 45 if station.code == "TH-AQ-NGHISON" and tick % 40 in range(2, 12) else 0
         values: dict[str, object] = dict(concentrations(station, rng, episode))
     else:
-        rise = 1.8 if tick % 60 in range(5, 12) else 0.0
-        station.level = min(7.5, max(3.0, station.level + rng.uniform(-0.05, 0.05)))
-        values = {"level_m": round(station.level + rise, 2)}
+        # Below alarm level III (6.0 m) except in the flood: 3 minutes of every 5 from the 6th reading, long enough
+        # for an operator to take up the alert before the water goes down (which clears it).
+        station.level = min(5.5, max(3.5, station.level + rng.uniform(-0.05, 0.05)))
+        flood = tick % 60 in range(5, 41)
+        values = {"level_m": round(max(station.level + 1.8, 6.2 + rng.uniform(0, 0.3)) if flood else station.level, 2)}
     return {"source": "demo-simulator", "type": station.kind, "sector": "environment", "entity": station.code,
             "unit": station.unit, "location": {"lat": station.lat, "lon": station.lon},
             "time": (at or datetime.now(UTC)).isoformat(), "values": values,

@@ -38,6 +38,19 @@ def test_readings_validate_and_the_water_level_fires_within_the_first_minute() -
     assert "water-level-alarm-3" in fired
 
 
+def test_the_flood_lasts_long_enough_to_be_taken_up_and_only_the_flood_crosses_the_alarm() -> None:
+    """Over hours of demo, the Giàng level is above alarm III (6.0 m) for 3 minutes in every 5 (an operator has time
+    to take the alert up) and never outside the flood (no stray alerts as the random walk drifts)."""
+    import copy
+
+    giang = copy.deepcopy(next(s for s in STATIONS if s.code == "TH-TV-GIANG"))
+    rng = random.Random(7)
+    above = [reading(giang, tick, rng)["values"]["level_m"] >= 6.0 for tick in range(3000)]  # 250 minutes
+    for cycle in range(0, 3000, 60):
+        ticks = above[cycle:cycle + 60]
+        assert sum(ticks) == 36 and all(ticks[5:41]), cycle  # 36 readings of 5 s in a row: 3 minutes
+
+
 def evaluate_everything() -> None:
     """What the worker does: evaluate the events, then the events that evaluation derived (the AQI)."""
     for _ in range(3):
