@@ -208,7 +208,13 @@ def main() -> int:
         code = loop.main(argv + (["--postgres"] if args.postgres else []))
         if code:
             return code
-        summary.append("1. see the accepted, evaluated and baseline rates above")
+        rates = loop.RATES
+        ratio = rates["accepted"] / rates["baseline"]
+        verdicts = [f"accepted / raw insert = {ratio:.2f}x (goal >= 0.5x: {'met' if ratio >= 0.5 else 'missed'})"]
+        if args.postgres:
+            verdicts.append(f"accepted {rates['accepted']:,.0f} events/s (goal >= 5,000 on PostgreSQL: "
+                            f"{'met' if rates['accepted'] >= 5000 else 'missed'})")
+        summary.append(f"1. {'; '.join(verdicts)}; evaluated end to end {rates['evaluated']:,.0f} events/s")
     if "2" in args.only:
         tmp = Path(tempfile.mkdtemp(prefix="ioc-ingestbench-"))
         try:

@@ -55,6 +55,9 @@ TASK_POLL_S = 0.02
 DB_POLL_S = 0.05
 
 
+RATES: dict[str, float] = {}  # the last throughput run's rates (events/s, rows/s), for bench/ingest.py's verdicts
+
+
 class BenchError(Exception):
     """A one-line reason to stop; printed as ``error: ...`` with exit status 1."""
 
@@ -561,6 +564,7 @@ def _bench(args: argparse.Namespace, run: str, tmp: Path, state: dict[str, Any])
 
     n = args.events
     accept_rate, e2e_rate, base_rate = n / accept_s, n / e2e_s, n / base_s
+    RATES.update(accepted=accept_rate, evaluated=e2e_rate, baseline=base_rate)
     print()
     print(f"(a) throughput: {n} events in batches of {args.batch}, {args.clients} client(s); "
           f"{hot_events} above threshold over {len(hot_entities)} entities ({len(hot_entities)} alerts + processes)")

@@ -80,12 +80,16 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     """CI runs the suite twice (SQLite, then PostgreSQL) and must finish within 30 minutes on a 2-core machine.
     Pure tests (``no_database``) would test nothing more against PostgreSQL; browser tests (``browser``, the
     slowest) check pages that the same API and engine tests cover on both databases, and run against the embedded
-    default that the demo uses. Both run in the SQLite pass only, and show as skipped, with this reason, in the
-    PostgreSQL pass."""
+    default that the demo uses; long tests whose database work shorter tests cover on both (``once``: the demo,
+    which is the embedded stack by construction, a year of real station data, video analysis) add minutes and
+    nothing more. All three run in the SQLite pass only, and show as skipped, with this reason, in the PostgreSQL
+    pass."""
     if not os.environ.get("IOC_DATABASE_URL", "").startswith("postgresql"):
         return
     reasons = {"no_database": "needs no database: runs in the SQLite pass",
-               "browser": "browser test: runs in the SQLite pass (the embedded default)"}
+               "browser": "browser test: runs in the SQLite pass (the embedded default)",
+               "once": "long, and its database work is covered on both databases by shorter tests: runs in the "
+                       "SQLite pass"}
     for item in items:
         for marker, reason in reasons.items():
             if item.get_closest_marker(marker):

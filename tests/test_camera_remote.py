@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 import requests
 
 from connectors.camera import synthetic
@@ -14,6 +15,7 @@ from tests.conftest import Server, ioc
 from tests.test_browser import wait_for
 
 
+@pytest.mark.once  # events through the API on PostgreSQL: test_api
 def test_a_runner_elsewhere_reports_through_the_api(server: Server, tmp_path: Path) -> None:
     token = ioc("token", "create", "camera-node-2", "--role", "operator", env=server.env).stdout.strip()
     api = requests.Session()

@@ -20,6 +20,7 @@ from tests.conftest import ioc
 from tests.test_api import login
 
 
+@pytest.mark.once  # the violation path on PostgreSQL: the test below
 def test_the_synthetic_video_gives_review_tasks_with_evidence_and_counts(session) -> None:
     result = ioc("camera", "run", "CAM-SYNTHETIC", "--synthetic", env=dict(os.environ), check=False)
     assert result.returncode == 0, result.stderr

@@ -10,11 +10,13 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
 import requests
 
 from tests.conftest import ROOT, free_port, ioc_env
 
 
+@pytest.mark.once  # the demo is the embedded stack whatever the pass
 def test_demo_prints_users_and_alerts_arrive_within_a_minute(tmp_path: Path) -> None:
     port = free_port()
     env = ioc_env(tmp_path / "var", embedded=True)  # the demo is the embedded stack, as on a fresh machine

@@ -87,6 +87,7 @@ def _rows(path: Path, start: datetime, hours: int) -> list[dict[str, str]]:
     return rows[first:first + hours]
 
 
+@pytest.mark.once  # hour sums on PostgreSQL: test_air_quality_hours
 @pytest.mark.skipif(not any(AIR.glob("PRSA_Data_*.csv")), reason=f"the shared air-quality data is not at {AIR}")
 def test_a_year_of_real_station_data_gives_hourly_and_daily_aqi_with_gaps_handled(session) -> None:
     source = sorted(AIR.glob("PRSA_Data_*.csv"))[0]

@@ -58,7 +58,7 @@ class EventIn(Strict):
 class EventBatch(Strict):
     # Each item is checked on its own (EventIn): good ones are stored, bad ones answered by index.
     events = Items(fields.Raw(), required=True, validate=validate.Length(1, 1000),
-                         metadata={"description": "up to 1,000 events, each an EventIn"})
+                   metadata={"description": "up to 1,000 events, each an EventIn"})
 
 
 class IngestOut(Schema):
