@@ -6,6 +6,7 @@ import hashlib
 import json
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import lru_cache
 from typing import Any
 
 from sqlalchemy import select, text
@@ -84,8 +85,10 @@ def _insert_pg(session: Session, keyed: dict[tuple[str, str], IncomingEvent], re
 # slower: SQLite parses each element again for every column.)
 _SQLITE_COLUMNS = ("source, idempotency_key, type, sector, entity, time, received_at, unit_code, location, "
                    '"values", attempts')
+_SQLITE_ROW = "(?,?,?,?,?,?,?,?,?,?,0)"
+_SQLITE_WIDTH = _SQLITE_ROW.count("?")  # parameters a row
 _JSON = json.JSONEncoder()
-SQLITE_ROWS_PER_STATEMENT = 500  # 10 parameters a row: well below SQLite's limit of 32,766 per statement
+SQLITE_ROWS_PER_STATEMENT = 500  # 5,000 parameters: well below SQLite's limit of 32,766 per statement
 
 
 def sqlite_time(moment: datetime) -> str:
@@ -93,9 +96,10 @@ def sqlite_time(moment: datetime) -> str:
     return moment.astimezone(UTC).replace(tzinfo=None).isoformat(sep=" ", timespec="microseconds")
 
 
+@lru_cache(maxsize=8)  # a full statement and the batch's remainder, usually
 def _sqlite_statement(rows: int) -> str:
     return (f"INSERT INTO events ({_SQLITE_COLUMNS}) VALUES "  # noqa: S608 - no value in the text, only '?'
-            + ",".join(["(?,?,?,?,?,?,?,?,?,?,0)"] * rows)
+            + ",".join([_SQLITE_ROW] * rows)
             + " ON CONFLICT (source, idempotency_key) DO NOTHING RETURNING id")
 
 
@@ -109,12 +113,11 @@ def _insert_sqlite(session: Session, keyed: dict[tuple[str, str], IncomingEvent]
         params += (source, key, e.type, e.sector, e.entity, sqlite_time(e.time), at, e.unit,
                    None if location is None else dumps(location), dumps(e.values))
     ids: list[int] = []
-    width = 10
-    step = SQLITE_ROWS_PER_STATEMENT * width
+    step = SQLITE_ROWS_PER_STATEMENT * _SQLITE_WIDTH
     connection = session.connection()
     for start in range(0, len(params), step):
         part = params[start:start + step]
-        ids += connection.exec_driver_sql(_sqlite_statement(len(part) // width), tuple(part)).scalars()
+        ids += connection.exec_driver_sql(_sqlite_statement(len(part) // _SQLITE_WIDTH), tuple(part)).scalars()
     return ids
 
 
