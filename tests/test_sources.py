@@ -97,6 +97,8 @@ def test_a_pull_source_is_configured_polled_and_its_health_kept(client, session,
     assert session.scalar(select(func.count()).select_from(Event)) == 1
     health = client.get("/api/v1/sources/quan-trac-so-nnmt", headers=bearer(admin)).get_json()["health"]
     assert health["status"] == "ok" and health["error_count"] == 0 and health["lag_s"] >= 290
+    newest = datetime.fromisoformat(health["newest_data_at"])  # ISO 8601 with its zone, as the standard says
+    assert newest.tzinfo is not None and (datetime.now(UTC) - newest).total_seconds() >= 290
     # The server fails: the source is marked failing and retried later, with backoff.
     api.status = 503
     assert runtime.run("quan-trac-so-nnmt") is None

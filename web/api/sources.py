@@ -26,6 +26,16 @@ UPLOADERS = ("admin", "operator", "officer", "leader")
 MAX_UPLOAD = 10 * 1024 * 1024
 
 
+class SourceHealth(Schema):
+    status = fields.String()
+    last_success_at = fields.AwareDateTime(allow_none=True, metadata={"description": "ISO 8601, UTC"})
+    newest_data_at = fields.AwareDateTime(allow_none=True, metadata={"description": "time of the newest data, UTC"})
+    lag_s = fields.Integer(allow_none=True, metadata={"description": "seconds since the newest data"})
+    error_count = fields.Integer()
+    last_error = fields.String(allow_none=True)
+    stale = fields.Boolean()
+
+
 class SourceOut(Schema):
     name = fields.String()
     kind = fields.String()
@@ -34,7 +44,7 @@ class SourceOut(Schema):
     interval_s = fields.Integer()
     stale_after_s = fields.Integer()
     config = fields.Dict()
-    health = fields.Dict()
+    health = fields.Nested(SourceHealth)
     items_total = fields.Integer()
     bad_total = fields.Integer()
 
