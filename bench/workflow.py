@@ -1013,6 +1013,20 @@ class Bench:
         for label, make in kinds:
             if p95s[label] > 20:
                 slow.append((f"officer, {label}", make(samples[0])))
+        # what the wall and the cockpit read on every refresh, at this size (no goal: the figure to watch)
+        from engine import cockpit, wall
+
+        for label, read_it in (("the wall's summary (every change)", wall.summary),
+                               ("the cockpit's overview", cockpit.overview),
+                               ("the cockpit's first page", lambda s: cockpit.instance_rows(
+                                   s, cockpit.instance_query(status="active")))):
+            ms = []
+            for _ in range(10):
+                with read() as s:
+                    t = time.perf_counter()
+                    read_it(s)
+                    ms.append((time.perf_counter() - t) * 1000)
+            print(f"  {label:<35}: {dist(ms, 'ms', 1)}")
         self.print_plan("officer, all, open", inbox_query(samples[0], "all", "open", window=50))
         for label, stmt in slow:
             if label != "officer, all, open":
@@ -1155,7 +1169,8 @@ class Bench:
         done = None if is_open else created + timedelta(seconds=r.uniform(60, 2 * 86400))
         value = r.randint(151, 400)
         return {
-            "instance_id": r.choice(inst_ids), "task_guid": str(uuid.UUID(int=r.getrandbits(128), version=4)),
+            "instance_id": r.choice(inst_ids), "process_key": "wfbench_inbox",
+            "task_guid": str(uuid.UUID(int=r.getrandbits(128), version=4)),
             "bpmn_id": bpmn_id, "name": names.get(bpmn_id, bpmn_id), "lane": lanes.get(bpmn_id),
             "title": f"VN_AQI {value} tại trạm WFB-{r.randrange(5000):04d}", "sector": "environment",
             "unit_code": r.choice(unit_codes) if unit_codes and r.random() < 0.7 else None,

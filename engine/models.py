@@ -195,9 +195,12 @@ class HumanTask(Base):
     __tablename__ = "human_tasks"
     __table_args__ = (
         Index("ix_human_tasks_status_assignee", "status", "assignee_id"),
+        Index("ix_human_tasks_instance_status", "instance_id", "status"),  # an instance's open tasks
     )
     id: Mapped[int] = mapped_column(primary_key=True)
-    instance_id: Mapped[int] = mapped_column(ForeignKey("process_instances.id"), index=True)
+    instance_id: Mapped[int] = mapped_column(ForeignKey("process_instances.id"))
+    # the instance's process (its definition's key: an instance may change version, never process)
+    process_key: Mapped[str | None] = mapped_column(String(100))
     task_guid: Mapped[str] = mapped_column(String(36), unique=True)
     bpmn_id: Mapped[str] = mapped_column(String(100))
     name: Mapped[str] = mapped_column(String(250))
@@ -241,6 +244,8 @@ Index("ix_human_tasks_role_page", HumanTask.status, HumanTask.candidate_role, Hu
       HumanTask.due_at.is_(None), HumanTask.due_at, HumanTask.id)
 Index("ix_human_tasks_department_page", HumanTask.status, HumanTask.candidate_department_id,
       HumanTask.priority.desc(), HumanTask.due_at.is_(None), HumanTask.due_at, HumanTask.id)
+# Open tasks by process and step, with their due times (the wall's "where work waits", the cockpit's counts).
+Index("ix_human_tasks_open_steps", HumanTask.status, HumanTask.process_key, HumanTask.bpmn_id, HumanTask.due_at)
 
 
 class TaskCandidateUser(Base):

@@ -171,7 +171,8 @@ def _new_human_task(session: Session, instance: ProcessInstance, definition: Pro
     priority_text = resolve(meta.get("priority"), data)
     about = data.get("department")
     about_dept = session.scalar(select(Department).where(Department.code == about)) if isinstance(about, str) else None
-    row = HumanTask(instance_id=instance.id, task_guid=guid, bpmn_id=bpmn_id, name=meta.get("name") or bpmn_id,
+    row = HumanTask(instance_id=instance.id, process_key=definition.process_key, task_guid=guid, bpmn_id=bpmn_id,
+                    name=meta.get("name") or bpmn_id,
                     about_department_id=about_dept.id if about_dept else None,
                     lane=meta.get("lane"), title=str(data.get("title") or ""), sector=data.get("sector"),
                     unit_code=data.get("unit"),

@@ -130,6 +130,11 @@ def test_officer_completes_a_task_and_the_wall_updates(server: Server, browser) 
     assert any("Báo cáo kết quả xử lý" in r for r in rows)
 
     wall.wait_for_function("document.querySelector('[data-k=tasks_open]').textContent === '2'", timeout=45000)
+    # where work waits, refreshed live: one incident at "handle", the other at its report
+    wall.wait_for_function("document.querySelector('#waiting').textContent.includes('Báo cáo kết quả xử lý')",
+                           timeout=45000)
+    waiting = wall.inner_text("#waiting")
+    assert "Xử lý sự cố từ cảnh báo" in waiting and "Xử lý sự cố\t1" in waiting
     wall.screenshot(path=str(SHOTS / "wall.png"))
 
     # The officer reports; the leader accepts; the instance page shows it closed with its history.
@@ -226,6 +231,10 @@ def test_leader_issues_a_directive_and_follows_each_department(server: Server, b
     page.click("#directive-form button[type=submit]")
     page.wait_for_selector(".directive")
     assert page.inner_text(".directive .done-count") == "0/2"
+    wall = ctx.new_page()  # the wall follows the directive's progress
+    wall.goto(f"{server.base}/wall")
+    wall.wait_for_selector("#live.on")
+    assert "0/2 đơn vị đã hoàn thành" in wall.inner_text("#directives")
 
     officer = browser.new_context(viewport={"width": 1366, "height": 800}, locale="vi-VN").new_page()
     login(officer, server, "soyte")
@@ -249,4 +258,15 @@ def test_leader_issues_a_directive_and_follows_each_department(server: Server, b
     assert page.inner_text(".directive .done-count") == "1/2"
     assert "đã xong" in page.inner_text("tr[data-department=SO-YT]")
     page.screenshot(path=str(SHOTS / "directives.png"), full_page=True)
+    wall.wait_for_function("document.querySelector('#directives').textContent.includes('1/2 đơn vị đã hoàn thành')",
+                           timeout=45000)
+
+    # The cockpit: the directive's instance waits at the department that has not acknowledged yet.
+    page.click("nav summary:has-text('Giám sát')")
+    page.click("nav a:has-text('Vận hành quy trình')")
+    page.wait_for_selector("#instances")
+    assert page.inner_text("#processes tr[data-process=directive] td[data-status=running]") == "1"
+    row = page.inner_text("#instances tbody tr:first-child")
+    assert "Văn bản chỉ đạo" in row and "Tiếp nhận chỉ đạo" in row, row
+    page.screenshot(path=str(SHOTS / "instances.png"), full_page=True)
     ctx.close()

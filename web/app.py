@@ -14,6 +14,7 @@ from engine.config import REPO_ROOT, settings
 from web import (
     alert_pages,
     api,
+    cockpit_pages,
     data_pages,
     db,
     environment_pages,
@@ -64,6 +65,7 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     app.register_blueprint(environment_pages.bp)
     app.register_blueprint(fisheries_pages.bp)
     app.register_blueprint(traffic_pages.bp)
+    app.register_blueprint(cockpit_pages.bp)
     api.init_app(app, csrf)
 
     @app.route("/static/vendor/<package>/<path:filename>", endpoint="pages_vendor")

@@ -1,4 +1,5 @@
-"""GET /api/v1/instances/{id}: a process instance, its open tasks and its whole history."""
+"""Process instances: the cockpit's list (GET /api/v1/instances), one instance with its tasks and whole history,
+and the operations on it (retry, suspend, resume, cancel, rewind, migrate)."""
 
 from __future__ import annotations
 
@@ -9,12 +10,12 @@ from flask_smorest import Blueprint
 from marshmallow import Schema, fields
 from sqlalchemy import select
 
-from engine import audit, operations, runtime, versions
+from engine import audit, cockpit, operations, runtime, versions
 from engine.errors import Forbidden
 from engine.models import HumanTask, ProcessInstance
 from engine.org import Principal
 from engine.tasks import can_see
-from web.api.schemas import InstanceOut, OperationIn
+from web.api.schemas import InstanceOut, InstanceQuery, InstanceRowOut, OperationIn
 from web.auth import api_auth, principal
 from web.db import db
 
@@ -41,6 +42,24 @@ def instance_out(instance_id: int) -> dict[str, Any]:
             "status": inst.status, "error": inst.error, "alert_id": inst.alert_id, "started_at": inst.started_at,
             "ended_at": inst.ended_at, "next_timer_at": inst.next_timer_at, "tasks": view["tasks"],
             "history": view["history"]}
+
+
+COCKPIT_ROLES = ("leader", "operator", "admin", "designer")
+
+
+@blp.route("")
+class Instances(MethodView):
+    @api_auth(*COCKPIT_ROLES)
+    @blp.arguments(InstanceQuery, location="query")
+    @blp.response(200, InstanceRowOut(many=True), headers={"X-Total-Count": {
+        "description": "how many instances the filters find", "schema": {"type": "integer"}}})
+    def get(self, args: dict[str, Any]) -> tuple[list[cockpit.InstanceRow], int, dict[str, str]]:
+        """Instances, newest first, each with the steps it waits at: by default the active ones (running, stopped
+        by a failed step, suspended); `status=incident` lists those waiting for an operator's retry."""
+        session = db()
+        stmt = cockpit.instance_query(process=args["process"], status=args["status"], q=args["q"])
+        rows = cockpit.instance_rows(session, stmt, limit=args["limit"], offset=args["offset"])
+        return rows, 200, {"X-Total-Count": str(cockpit.total(session, stmt))}
 
 
 @blp.route("/<int:instance_id>")

@@ -8,11 +8,11 @@ from flask import Response, request
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
-from engine import decisions, registry
+from engine import cockpit, decisions, registry
 from engine.bpmn import parse_process_file
 from engine.errors import Invalid, NotFound
 from engine.models import ProcessDefinition
-from web.api.schemas import ProcessOut
+from web.api.schemas import ProcessCountsOut, ProcessOut
 from web.auth import api_auth, principal
 from web.db import db
 
@@ -62,6 +62,16 @@ class Processes(MethodView):
         deployed = registry.deploy(session, content, filename, principal().name, _forms())
         session.commit()
         return deployed
+
+
+@blp.route("/overview")
+class Overview(MethodView):
+    @api_auth("leader", "operator", "admin", "designer")
+    @blp.response(200, ProcessCountsOut(many=True))
+    def get(self) -> list[cockpit.ProcessCounts]:
+        """Each deployed process with its instances by status (running, incident, suspended, completed,
+        cancelled) and its open and overdue tasks."""
+        return cockpit.overview(db())
 
 
 @blp.route("/validate")

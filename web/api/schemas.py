@@ -281,6 +281,49 @@ class InstanceOut(Schema):
     history = fields.List(fields.Nested(HistoryOut))
 
 
+class InstanceQuery(Strict):
+    process = fields.String(load_default=None, metadata={"description": "a process key, e.g. `incident`"})
+    status = fields.String(load_default="active", validate=validate.OneOf(
+        ["active", "all", "running", "incident", "suspended", "completed", "cancelled"]),
+        metadata={"description": "`active` (default): running, in an incident or suspended"})
+    q = fields.String(load_default=None, validate=validate.Length(max=200),
+                      metadata={"description": "the instance number, or part of the business key"})
+    limit = fields.Integer(load_default=50, validate=validate.Range(1, 500))
+    offset = fields.Integer(load_default=0, validate=validate.Range(0))
+
+
+class WaitingAtOut(Schema):
+    task_id = fields.Integer()
+    name = fields.String()
+    due_at = fields.DateTime(allow_none=True)
+    overdue = fields.Boolean()
+
+
+class InstanceRowOut(Schema):
+    id = fields.Integer()
+    process = fields.String(attribute="process_key")
+    process_name = fields.String()
+    version = fields.Integer()
+    status = fields.String()
+    business_key = fields.String(allow_none=True)
+    started_at = fields.DateTime()
+    started_by = fields.String()
+    ended_at = fields.DateTime(allow_none=True)
+    next_timer_at = fields.DateTime(allow_none=True)
+    error = fields.String(allow_none=True)
+    alert_id = fields.Integer(allow_none=True)
+    waiting_at = fields.List(fields.Nested(WaitingAtOut))
+
+
+class ProcessCountsOut(Schema):
+    process_key = fields.String()
+    name = fields.String()
+    version = fields.Integer()
+    by_status = fields.Dict(keys=fields.String(), values=fields.Integer())
+    tasks_open = fields.Integer()
+    tasks_overdue = fields.Integer()
+
+
 class ProcessOut(Schema):
     id = fields.Integer()
     process_key = fields.String()

@@ -39,6 +39,70 @@
       }
       feed.appendChild(li);
     });
+    renderWaiting(summary.waiting_steps);
+    renderDirectives(summary.directives);
+  }
+
+  function cell(row, text, cls) {
+    var td = document.createElement("td");
+    td.textContent = String(text);
+    if (cls) { td.className = cls; }
+    row.appendChild(td);
+  }
+
+  function fill(template, values) {
+    return template.replace(/%\((\w+)\)s/g, function (_m, k) { return String(values[k]); });
+  }
+
+  // Where work waits: open tasks by process and step.
+  function renderWaiting(steps) {
+    var body = document.querySelector("#waiting tbody");
+    if (!body || !steps) { return; }
+    body.textContent = "";
+    if (!steps.length) {
+      var none = document.createElement("tr");
+      none.className = "none";
+      var td = document.createElement("td");
+      td.colSpan = 4; td.textContent = labels.no_waiting;
+      none.appendChild(td); body.appendChild(none);
+      return;
+    }
+    steps.forEach(function (w) {
+      var tr = document.createElement("tr");
+      cell(tr, w.process_name); cell(tr, w.name); cell(tr, w.open, "num");
+      cell(tr, w.overdue, w.overdue ? "num late" : "num");
+      body.appendChild(tr);
+    });
+  }
+
+  // The directives in progress: departments done of all, overdue ones.
+  function renderDirectives(list) {
+    var ul = document.getElementById("directives");
+    if (!ul || !list) { return; }
+    ul.textContent = "";
+    if (!list.length) {
+      var none = document.createElement("li");
+      none.className = "none muted"; none.textContent = labels.no_directive;
+      ul.appendChild(none);
+      return;
+    }
+    list.forEach(function (d) {
+      var li = document.createElement("li");
+      var title = document.createElement("span");
+      title.className = "title"; title.textContent = d.title;
+      var done = document.createElement("span");
+      done.className = "muted"; done.textContent = " " + fill(labels.departments_done, d);
+      li.appendChild(title); li.appendChild(done);
+      if (d.overdue) {
+        var badge = document.createElement("span");
+        badge.className = "badge escalated"; badge.textContent = fill(labels.n_overdue, { n: d.overdue });
+        li.appendChild(document.createTextNode(" ")); li.appendChild(badge);
+      }
+      var bar = document.createElement("progress");
+      bar.max = d.total || 1; bar.value = d.done;
+      li.appendChild(bar);
+      ul.appendChild(li);
+    });
   }
 
   function refresh() {
