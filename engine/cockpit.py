@@ -23,6 +23,7 @@ from engine.tasks import DUE_SOON  # "due soon" means the same on the wall as in
 STATUSES = ("running", "incident", "suspended", "completed", "cancelled")
 ACTIVE = ("running", "incident", "suspended")  # not ended: what the centre may still have to act on
 STATUS_FILTERS = ("active", "all", *STATUSES)
+READERS = ("leader", "operator", "admin", "designer")  # who may watch the processes (as the wall); operators act
 
 
 @dataclass

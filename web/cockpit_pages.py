@@ -19,7 +19,7 @@ PER_PAGE = 50
 
 @bp.route("/instances")
 @live_page
-@page_auth("leader", "operator", "admin", "designer")
+@page_auth(*cockpit.READERS)
 def instances() -> Any:
     args = request.args
     status = args.get("status") or "active"

@@ -44,12 +44,9 @@ def instance_out(instance_id: int) -> dict[str, Any]:
             "history": view["history"]}
 
 
-COCKPIT_ROLES = ("leader", "operator", "admin", "designer")
-
-
 @blp.route("")
 class Instances(MethodView):
-    @api_auth(*COCKPIT_ROLES)
+    @api_auth(*cockpit.READERS)
     @blp.arguments(InstanceQuery, location="query")
     @blp.response(200, InstanceRowOut(many=True), headers={"X-Total-Count": {
         "description": "how many instances the filters find", "schema": {"type": "integer"}}})

@@ -66,7 +66,7 @@ class Processes(MethodView):
 
 @blp.route("/overview")
 class Overview(MethodView):
-    @api_auth("leader", "operator", "admin", "designer")
+    @api_auth(*cockpit.READERS)
     @blp.response(200, ProcessCountsOut(many=True))
     def get(self) -> list[cockpit.ProcessCounts]:
         """Each deployed process with its instances by status (running, incident, suspended, completed,

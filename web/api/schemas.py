@@ -6,7 +6,7 @@ from typing import Any
 
 from marshmallow import RAISE, Schema, fields, validate
 
-from engine import quarantine
+from engine import cockpit, quarantine
 
 
 def code_of(path: str) -> fields.Function:
@@ -283,9 +283,8 @@ class InstanceOut(Schema):
 
 class InstanceQuery(Strict):
     process = fields.String(load_default=None, metadata={"description": "a process key, e.g. `incident`"})
-    status = fields.String(load_default="active", validate=validate.OneOf(
-        ["active", "all", "running", "incident", "suspended", "completed", "cancelled"]),
-        metadata={"description": "`active` (default): running, in an incident or suspended"})
+    status = fields.String(load_default="active", validate=validate.OneOf(cockpit.STATUS_FILTERS),
+                           metadata={"description": "`active` (default): running, in an incident or suspended"})
     q = fields.String(load_default=None, validate=validate.Length(max=200),
                       metadata={"description": "the instance number, or part of the business key"})
     limit = fields.Integer(load_default=50, validate=validate.Range(1, 500))

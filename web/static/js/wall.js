@@ -43,11 +43,12 @@
     renderDirectives(summary.directives);
   }
 
-  function cell(row, text, cls) {
-    var td = document.createElement("td");
-    td.textContent = String(text);
-    if (cls) { td.className = cls; }
-    row.appendChild(td);
+  // An element with its class and text (set as text: titles come from the data).
+  function el(tag, cls, text) {
+    var node = document.createElement(tag);
+    if (cls) { node.className = cls; }
+    if (text !== undefined) { node.textContent = String(text); }
+    return node;
   }
 
   function fill(template, values) {
@@ -60,18 +61,17 @@
     if (!body || !steps) { return; }
     body.textContent = "";
     if (!steps.length) {
-      var none = document.createElement("tr");
-      none.className = "none";
-      var td = document.createElement("td");
-      td.colSpan = 4; td.textContent = labels.no_waiting;
-      none.appendChild(td); body.appendChild(none);
+      var td = el("td", "", labels.no_waiting);
+      td.colSpan = 4;
+      body.appendChild(el("tr", "none")).appendChild(td);
       return;
     }
     steps.forEach(function (w) {
-      var tr = document.createElement("tr");
-      cell(tr, w.process_name); cell(tr, w.name); cell(tr, w.open, "num");
-      cell(tr, w.overdue, w.overdue ? "num late" : "num");
-      body.appendChild(tr);
+      var tr = body.appendChild(el("tr"));
+      tr.appendChild(el("td", "", w.process_name));
+      tr.appendChild(el("td", "", w.name));
+      tr.appendChild(el("td", "num", w.open));
+      tr.appendChild(el("td", w.overdue ? "num late" : "num", w.overdue));
     });
   }
 
@@ -81,27 +81,19 @@
     if (!ul || !list) { return; }
     ul.textContent = "";
     if (!list.length) {
-      var none = document.createElement("li");
-      none.className = "none muted"; none.textContent = labels.no_directive;
-      ul.appendChild(none);
+      ul.appendChild(el("li", "none muted", labels.no_directive));
       return;
     }
     list.forEach(function (d) {
-      var li = document.createElement("li");
-      var title = document.createElement("span");
-      title.className = "title"; title.textContent = d.title;
-      var done = document.createElement("span");
-      done.className = "muted"; done.textContent = " " + fill(labels.departments_done, d);
-      li.appendChild(title); li.appendChild(done);
+      var li = ul.appendChild(el("li"));
+      li.appendChild(el("span", "title", d.title));
+      li.appendChild(el("span", "muted", " " + fill(labels.departments_done, d)));
       if (d.overdue) {
-        var badge = document.createElement("span");
-        badge.className = "badge escalated"; badge.textContent = fill(labels.n_overdue, { n: d.overdue });
-        li.appendChild(document.createTextNode(" ")); li.appendChild(badge);
+        li.appendChild(document.createTextNode(" "));
+        li.appendChild(el("span", "badge escalated", fill(labels.n_overdue, { n: d.overdue })));
       }
-      var bar = document.createElement("progress");
+      var bar = li.appendChild(el("progress"));
       bar.max = d.total || 1; bar.value = d.done;
-      li.appendChild(bar);
-      ul.appendChild(li);
     });
   }
 
