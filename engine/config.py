@@ -11,11 +11,14 @@
 | IOC_RULES_DIR       | ./rules of the repository        | rule files                                |
 | IOC_TIMEZONE        | Asia/Ho_Chi_Minh                 | time zone of displayed times              |
 | IOC_LIVE_WORKFLOWS  | 2000                             | workflows kept in memory between actions  |
+| IOC_FRAME_ANCESTORS | (none: only this site)           | other origins that may frame the pages,   |
+|                     |                                  | e.g. ``https://wall.thanhhoa.gov.vn``     |
 """
 
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -38,6 +41,7 @@ class Settings:
     processes_dir: Path
     rules_dir: Path
     timezone: str
+    frame_ancestors: tuple[str, ...] = ()  # origins besides this site's that may frame it
 
     @property
     def embedded_redis(self) -> bool:
@@ -72,7 +76,20 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
         processes_dir=Path(env.get("IOC_PROCESSES_DIR") or REPO_ROOT / "processes"),
         rules_dir=Path(env.get("IOC_RULES_DIR") or REPO_ROOT / "rules"),
         timezone=env.get("IOC_TIMEZONE", "Asia/Ho_Chi_Minh"),
+        frame_ancestors=_origins(env.get("IOC_FRAME_ANCESTORS", "")),
     )
+
+
+ORIGIN = re.compile(r"https?://(\*\.)?[a-z0-9]([a-z0-9.-]*[a-z0-9])?(:[0-9]{1,5})?", re.IGNORECASE)
+
+
+def _origins(value: str) -> tuple[str, ...]:
+    """Origins separated by spaces or commas; anything else (a path, a quote, ``*``) is refused."""
+    origins = tuple(v for v in re.split(r"[\s,]+", value) if v)
+    bad = [o for o in origins if not ORIGIN.fullmatch(o)]
+    if bad:
+        raise ConfigError(f"IOC_FRAME_ANCESTORS: {bad[0]!r} is not an origin such as https://wall.example.gov.vn")
+    return origins
 
 
 @lru_cache(maxsize=1)
