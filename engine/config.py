@@ -5,26 +5,32 @@
 | IOC_DATA_DIR        | ./var                            | SQLite file, embedded Redis, uploads      |
 | IOC_DATABASE_URL    | sqlite:///$IOC_DATA_DIR/ioc.db   | SQLAlchemy URL (PostgreSQL in production) |
 | IOC_REDIS_URL       | (embedded server)                | redis:// or unix:// URL                   |
-| IOC_SECRET_KEY      | a development key                | session and CSRF signing key              |
-| IOC_ENV             | development                      | ``production`` refuses the default key    |
+| IOC_SECRET_KEY      | (generated, see below)           | session and CSRF signing key              |
+| IOC_ENV             | development                      | ``production`` requires IOC_SECRET_KEY    |
 | IOC_PROCESSES_DIR   | ./processes of the repository    | BPMN files deployed at start              |
 | IOC_RULES_DIR       | ./rules of the repository        | rule files                                |
 | IOC_TIMEZONE        | Asia/Ho_Chi_Minh                 | time zone of displayed times              |
 | IOC_LIVE_WORKFLOWS  | 2000                             | workflows kept in memory between actions  |
 | IOC_FRAME_ANCESTORS | (none: only this site)           | other origins that may frame the pages,   |
 |                     |                                  | e.g. ``https://wall.thanhhoa.gov.vn``     |
+
+Without IOC_SECRET_KEY, outside production, the first start generates a random key and keeps it in
+``$IOC_DATA_DIR/secret_key`` (mode 600); later starts, and the worker beside the web server, reuse it. A key
+written in the source would let anyone who has read the source sign an administrator's session cookie.
 """
 
 from __future__ import annotations
 
 import os
 import re
+import secrets
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
-DEFAULT_SECRET_KEY = "ioc-development-key-change-me"  # noqa: S105 - the known dev key that production refuses
+SECRET_KEY_FILE = "secret_key"  # noqa: S105 - the name of the file that holds the key, not a key
+MIN_SECRET_KEY_LENGTH = 32
 
 
 class ConfigError(RuntimeError):
@@ -52,11 +58,34 @@ class Settings:
         return self.database_url.startswith("sqlite")
 
     def check_production(self) -> None:
-        """Refuse to run in production with the development secret key."""
-        if self.env == "production" and self.secret_key == DEFAULT_SECRET_KEY:
+        """Refuse to run in production without a configured secret key of a safe length."""
+        if self.env == "production" and not self.secret_key:
             raise ConfigError("IOC_SECRET_KEY must be set to a secret value when IOC_ENV=production")
-        if self.env == "production" and len(self.secret_key) < 32:
+        if self.env == "production" and len(self.secret_key) < MIN_SECRET_KEY_LENGTH:
             raise ConfigError("IOC_SECRET_KEY must be at least 32 characters long when IOC_ENV=production")
+
+
+def generated_secret_key(data_dir: Path) -> str:
+    """The key kept in the data directory, made on first use: random, mode 600, never replaced. Two processes
+    starting at once agree on one key (the file appears whole, by a hard link, or not at all)."""
+    path = data_dir / SECRET_KEY_FILE
+    if not path.exists():
+        data_dir.mkdir(parents=True, exist_ok=True)
+        tmp = data_dir / f".{SECRET_KEY_FILE}.{os.getpid()}.{secrets.token_hex(4)}"
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as out:
+            out.write(secrets.token_urlsafe(48) + "\n")
+        try:
+            os.link(tmp, path)
+        except FileExistsError:
+            pass  # another process made it first: use theirs
+        finally:
+            tmp.unlink()
+    key = path.read_text().strip()
+    if len(key) < MIN_SECRET_KEY_LENGTH:
+        raise ConfigError(f"{path} holds a key shorter than {MIN_SECRET_KEY_LENGTH} characters; remove it to make "
+                          "a new one")
+    return key
 
 
 def load_settings(environ: dict[str, str] | None = None) -> Settings:
@@ -71,13 +100,21 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
         data_dir=data_dir,
         database_url=database_url,
         redis_url=env.get("IOC_REDIS_URL") or None,
-        secret_key=env.get("IOC_SECRET_KEY") or DEFAULT_SECRET_KEY,
+        secret_key=_secret_key(env, data_dir),
         env=env.get("IOC_ENV", "development"),
         processes_dir=Path(env.get("IOC_PROCESSES_DIR") or REPO_ROOT / "processes"),
         rules_dir=Path(env.get("IOC_RULES_DIR") or REPO_ROOT / "rules"),
         timezone=env.get("IOC_TIMEZONE", "Asia/Ho_Chi_Minh"),
         frame_ancestors=_origins(env.get("IOC_FRAME_ANCESTORS", "")),
     )
+
+
+def _secret_key(env: dict[str, str], data_dir: Path) -> str:
+    if env.get("IOC_SECRET_KEY"):
+        return env["IOC_SECRET_KEY"]
+    if env.get("IOC_ENV", "development") == "production":
+        return ""  # check_production refuses to start
+    return generated_secret_key(data_dir)
 
 
 ORIGIN = re.compile(r"https?://(\*\.)?[a-z0-9]([a-z0-9.-]*[a-z0-9])?(:[0-9]{1,5})?", re.IGNORECASE)

@@ -60,7 +60,31 @@ class User(Base):
     email: Mapped[str | None] = mapped_column(String(200))
     # Channels per severity and quiet hours (engine.notify.preferences); NULL: the defaults.
     notification_preferences: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    # Set by an administrator's reset: the person must choose a new password before anything else.
+    must_change_password: Mapped[bool] = mapped_column(default=False)
+    password_changed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # The wall's screen: a longer idle timeout, and it may only read (engine.sessions).
+    kiosk: Mapped[bool] = mapped_column(default=False)
     department: Mapped[Department | None] = relationship()
+
+
+class UserSession(Base):
+    """A person's signed-in session (engine.sessions). The cookie carries a random id whose SHA-256 is kept
+    here, so that a session ends on the server: logout, a password change, deactivation, "sign out everywhere",
+    the idle timeout or the absolute lifetime."""
+
+    __tablename__ = "user_sessions"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    sid_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    last_seen_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    idle_seconds: Mapped[int] = mapped_column(Integer)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    revoked_reason: Mapped[str | None] = mapped_column(String(40))
+    address: Mapped[str | None] = mapped_column(String(64))
+    user_agent: Mapped[str | None] = mapped_column(String(200))
 
 
 class ApiToken(Base):
@@ -297,7 +321,9 @@ class TaskComment(Base):
 
 
 class AuditEntry(Base):
-    """Who changed what, when. Written by every engine action in the same transaction."""
+    """Who changed what, when. Written by every engine action in the same transaction; append-only, each row chained
+    to the one before by its hash (engine.audit). On SQLite a batch migration that copies this table drops its trigger
+    (0019): it must create it again."""
 
     __tablename__ = "audit_log"
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -308,6 +334,8 @@ class AuditEntry(Base):
     object_id: Mapped[str] = mapped_column(String(60))
     instance_id: Mapped[int | None] = mapped_column(Integer, index=True)
     details: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    prev_hash: Mapped[str] = mapped_column(String(64))  # the row_hash of the row before (by id)
+    row_hash: Mapped[str] = mapped_column(String(64))  # SHA-256 of this row's fields and prev_hash
 
 
 class RuleState(Base):
@@ -498,6 +526,8 @@ class Entity(Base):
     name: Mapped[str] = mapped_column(String(250), default="")
     unit_code: Mapped[str | None] = mapped_column(String(16))
     attributes: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    # what its runner needs and nobody may read, encrypted (engine.secrets): a camera's source URL with its password
+    credentials: Mapped[str | None] = mapped_column(Text)
     latest: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     last_seen: Mapped[datetime | None] = mapped_column(UTCDateTime(), index=True)
     registered: Mapped[bool] = mapped_column(default=False)  # in an official registry (not only seen in data)

@@ -9,11 +9,11 @@ from pathlib import Path
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from engine import audit
+from engine import audit, passwords, sessions
 from engine.db import utcnow
 from engine.errors import N_, Conflict, Invalid, NotFound
 from engine.models import ROLES, ApiToken, Department, Role, Unit, User
-from engine.security import hash_password, new_token, token_digest, verify_password
+from engine.security import hash_password, new_token, spend_password_check, token_digest, verify_password
 
 DATA = Path(__file__).parent / "data"
 ROLE_NAMES = {
@@ -23,7 +23,6 @@ ROLE_NAMES = {
     "designer": ("Thiết kế quy trình", "Process designer"),
     "admin": ("Quản trị hệ thống", "Administrator"),
 }
-MIN_PASSWORD_LENGTH = 10
 
 
 @dataclass(frozen=True)
@@ -95,27 +94,68 @@ def check_role(role: str) -> None:
 
 
 def add_user(session: Session, username: str, role: str, password: str, *, department_code: str | None = None,
-             full_name: str = "", actor: str = "system") -> User:
+             full_name: str = "", actor: str = "system", kiosk: bool = False) -> User:
     check_role(role)
-    if len(password) < MIN_PASSWORD_LENGTH:
-        raise Invalid(N_("The password must have at least %(n)s characters"), n=MIN_PASSWORD_LENGTH)
+    username = username.strip()
+    if not username or len(username) > 80:
+        raise Invalid(N_("A user name has 1 to 80 characters"))
+    if role == "officer" and not department_code:
+        raise Invalid(N_("An officer belongs to a department: give one (--department CODE)"),
+                      code="department_required")
+    passwords.check(password, username=username, full_name=full_name)
     if session.scalar(select(User).where(User.username == username)) is not None:
         raise Conflict(N_("The user %(name)s already exists"), name=username)
     dept = department_by_code(session, department_code) if department_code else None
     user = User(username=username, role_code=role, password_hash=hash_password(password),
-                department_id=dept.id if dept else None, full_name=full_name or username)
+                department_id=dept.id if dept else None, full_name=full_name or username, kiosk=kiosk,
+                password_changed_at=utcnow())
     session.add(user)
     session.flush()
     audit.record(session, actor, "user.created", "user", user.id, username=username, role=role,
-                 department=department_code)
+                 department=department_code, kiosk=kiosk)
     return user
 
 
 def authenticate(session: Session, username: str, password: str) -> User | None:
+    """The active user with that name and password. Takes the same time whether or not the name exists."""
     user = session.scalar(select(User).where(User.username == username, User.active.is_(True)))
-    if user is None or not verify_password(user.password_hash, password):
+    if user is None:
+        spend_password_check(password)
         return None
-    return user
+    return user if verify_password(user.password_hash, password) else None
+
+
+def change_password(session: Session, user: User, current: str, new: str, *, keep_session: int | None) -> None:
+    """A person changes their own password; their other sessions end."""
+    if not verify_password(user.password_hash, current):
+        raise Invalid(N_("The current password is not right"), code="wrong_password")
+    if current == new:
+        raise Invalid(N_("The new password must differ from the current one"), code="weak_password")
+    passwords.check(new, username=user.username, full_name=user.full_name)
+    user.password_hash, user.must_change_password, user.password_changed_at = hash_password(new), False, utcnow()
+    audit.record(session, user.username, "user.password_changed", "user", user.id)
+    sessions.end_all(session, user.id, reason="password_changed", actor=user.username, keep=keep_session)
+
+
+def reset_password(session: Session, user: User, temporary: str, *, actor: str) -> None:
+    """An administrator sets a temporary password: every session of the person ends, and they must choose a new
+    password at their next login."""
+    passwords.check(temporary, username=user.username, full_name=user.full_name)
+    user.password_hash, user.must_change_password, user.password_changed_at = (hash_password(temporary), True,
+                                                                               utcnow())
+    audit.record(session, actor, "user.password_reset", "user", user.id, username=user.username)
+    sessions.end_all(session, user.id, reason="password_reset", actor=actor)
+
+
+def set_active(session: Session, user: User, active: bool, *, actor: str) -> None:
+    """Deactivate (every session ends at once) or reactivate a person."""
+    if user.active == active:
+        return
+    user.active = active
+    audit.record(session, actor, "user.reactivated" if active else "user.deactivated", "user", user.id,
+                 username=user.username)
+    if not active:
+        sessions.end_all(session, user.id, reason="deactivated", actor=actor)
 
 
 def principal_for(user: User) -> Principal:

@@ -22,6 +22,17 @@ def verify_password(password_hash: str, password: str) -> bool:
         return False
 
 
+_DUMMY_HASH: list[str] = []
+
+
+def spend_password_check(password: str) -> None:
+    """Verify against a hash of nothing, so that an unknown user name takes as long to refuse as a wrong
+    password."""
+    if not _DUMMY_HASH:
+        _DUMMY_HASH.append(_hasher.hash(secrets.token_urlsafe(16)))
+    verify_password(_DUMMY_HASH[0], password)
+
+
 def new_token() -> str:
     return "ioc_" + secrets.token_urlsafe(32)
 

@@ -33,7 +33,8 @@ from engine.config import settings  # noqa: E402
 from engine.org import seed_organisation  # noqa: E402
 from engine.redis_server import EmbeddedRedis  # noqa: E402
 
-MUTABLE_TABLES = ("task_candidate_users", "attachments", "task_comments", "directives", "human_tasks",
+MUTABLE_TABLES = ("user_sessions", "task_candidate_users", "attachments", "task_comments", "directives",
+                  "human_tasks",
                   "process_instances", "notifications", "rule_states", "silences", "push_subscriptions", "alerts",
                   "events", "audit_log", "api_tokens", "users", "indicator_observations", "indicator_rollups",
                   "indicators", "source_runs", "sources", "entities", "vessel_fixes", "air_quality_hours")
@@ -104,7 +105,10 @@ def clean(request: pytest.FixtureRequest, stack: dict[str, str]) -> Iterator[Non
         return
     from sqlalchemy import text
 
+    from engine import audit
+
     with engine_db.get_engine().begin() as conn:
+        audit.allow_maintenance(conn)  # audit_log refuses DELETE otherwise (PostgreSQL)
         for table in MUTABLE_TABLES:
             conn.execute(text(f"DELETE FROM {table}"))  # noqa: S608 - fixed table names
     from engine.indicators import seed_indicators

@@ -12,6 +12,7 @@ from flask_wtf.csrf import CSRFProtect
 
 from engine.config import REPO_ROOT, settings
 from web import (
+    account_pages,
     alert_pages,
     api,
     cockpit_pages,
@@ -20,6 +21,7 @@ from web import (
     environment_pages,
     errors,
     fisheries_pages,
+    headers,
     i18n,
     pages,
     rule_pages,
@@ -66,6 +68,7 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     app.register_blueprint(fisheries_pages.bp)
     app.register_blueprint(traffic_pages.bp)
     app.register_blueprint(cockpit_pages.bp)
+    app.register_blueprint(account_pages.bp)
     api.init_app(app, csrf)
 
     @app.route("/static/vendor/<package>/<path:filename>", endpoint="pages_vendor")
@@ -75,11 +78,5 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
             abort(404)
         return send_from_directory(root, filename)
 
-    @app.after_request
-    def _security_headers(response: Any) -> Any:
-        response.headers.setdefault("X-Content-Type-Options", "nosniff")
-        response.headers.setdefault("X-Frame-Options", "SAMEORIGIN")
-        response.headers.setdefault("Referrer-Policy", "same-origin")
-        return response
-
+    headers.init_app(app)  # CSP, framing, HSTS, Secure cookies over HTTPS
     return app

@@ -2,18 +2,24 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from functools import wraps
 from typing import Any, TypeVar
 
 from flask import g, redirect, request, session, url_for
 from flask_wtf.csrf import CSRFError, validate_csrf
+from sqlalchemy.exc import SQLAlchemyError
 from wtforms import ValidationError
 
-from engine.errors import EngineError, Forbidden
+from engine import sessions
+from engine.db import transaction, utcnow
+from engine.errors import N_, EngineError, Forbidden
 from engine.models import User
 from engine.org import Principal, principal_for, principal_for_token
 from web.db import db, lookup_db
+
+log = logging.getLogger(__name__)
 
 F = TypeVar("F", bound=Callable[..., Any])
 SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
@@ -26,12 +32,47 @@ class Unauthorized(EngineError):
 
 
 def current_user() -> User | None:
+    """The person of this request's session cookie, while that session is valid on the server (engine.sessions);
+    ``g.session_id`` is the session's row."""
     if "user" not in g:
-        uid = session.get("user_id")
-        user = db().get(User, uid) if uid else None
-        g.user = user if user is not None and user.active else None
+        g.user, g.session_id = None, None
+        found = sessions.resolve(db(), session.get("sid"))
+        if found is not None:
+            row, user = found
+            g.user, g.session_id = user, row.id
+            now = utcnow()
+            if sessions.needs_touch(row, now) and request.path != STREAM_PATH:
+                _touch(row.id, now)
     result: User | None = g.user
     return result
+
+
+OWN_PASSWORD_PATH = "/api/v1/users/me/password"
+STREAM_PATH = "/api/v1/stream"  # not a person's activity: a page left open must not keep its session alive
+
+
+def _touch(session_id: int, now: object) -> None:
+    """Note the session's use. A reading request writes in a short transaction of its own; a writing one in its
+    own session (on SQLite that session already holds the write lock), committed before its work begins."""
+    try:
+        if request.method in SAFE_METHODS:
+            with transaction() as s:
+                sessions.touch(s, session_id, now)  # type: ignore[arg-type]
+        else:
+            sessions.touch(db(), session_id, now)  # type: ignore[arg-type]
+            db().commit()
+    except SQLAlchemyError as exc:  # the use is noted next minute; the request goes on
+        log.warning("could not note the use of session %s: %s", session_id, exc.__class__.__name__)
+        db().rollback()
+
+
+def check_person(user: User) -> None:
+    """What a valid session still may not do: anything but change the password once an administrator has reset
+    it; anything but read, for a kiosk account (the wall's screen)."""
+    if user.must_change_password and request.path != OWN_PASSWORD_PATH:
+        raise Forbidden(N_("Choose a new password first (Account page)"), code="password_change_required")
+    if user.kiosk and request.method not in SAFE_METHODS:
+        raise Forbidden(N_("A kiosk account only reads"), code="kiosk_read_only")
 
 
 def current_principal() -> Principal | None:
@@ -48,6 +89,7 @@ def current_principal() -> Principal | None:
     else:
         user = current_user()
         if user is not None:
+            check_person(user)
             principal = principal_for(user)
             g.cookie_auth = True
     g.principal = principal
@@ -94,6 +136,9 @@ def page_auth(*roles: str) -> Callable[[F], F]:
             user = current_user()
             if user is None:
                 return redirect(url_for("pages.login", next=request.full_path))
+            if user.must_change_password:
+                return redirect(url_for("account.password"))
+            check_person(user)
             if user.role_code not in allowed:
                 raise Forbidden("Your role may not open this page")
             g.principal = principal_for(user)

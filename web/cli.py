@@ -39,14 +39,81 @@ def _cmd_db_upgrade(_args: argparse.Namespace) -> int:
     return 0
 
 
+def _read_password(args: argparse.Namespace, prompt: str = "Password: ") -> str:
+    """The password from --password (kept for scripts; it shows in the process list and the shell's history),
+    standard input (--password-stdin: its first line) or a prompt that does not echo."""
+    if getattr(args, "password", None):
+        return str(args.password)
+    if getattr(args, "password_stdin", False):
+        return sys.stdin.readline().rstrip("\r\n")
+    if not sys.stdin.isatty():
+        raise SystemExit("error: give the password on standard input with --password-stdin, or run this at a "
+                         "terminal to be asked for it")
+    import getpass
+
+    first = getpass.getpass(prompt)
+    if getpass.getpass("Again: ") != first:
+        raise SystemExit("error: the two passwords differ")
+    return first
+
+
 def _cmd_user_add(args: argparse.Namespace) -> int:
     from engine.db import transaction
     from engine.org import add_user
 
+    password = _read_password(args)
     with transaction() as session:
-        user = add_user(session, args.name, args.role, args.password, department_code=args.department,
-                        full_name=args.full_name or "", actor="cli")
+        user = add_user(session, args.name, args.role, password, department_code=args.department,
+                        full_name=args.full_name or "", actor="cli", kiosk=args.kiosk)
     print(f"user {user.username} ({user.role_code}) added")
+    return 0
+
+
+def _user_named(session: Any, name: str) -> Any:
+    from sqlalchemy import select
+
+    from engine.errors import N_, NotFound
+    from engine.models import User
+
+    user = session.scalar(select(User).where(User.username == name))
+    if user is None:
+        raise NotFound(N_("No user named %(name)s"), name=name)
+    return user
+
+
+def _cmd_user_password(args: argparse.Namespace) -> int:
+    from engine.db import transaction
+    from engine.org import reset_password
+
+    password = _read_password(args, "New password: ")
+    with transaction() as session:
+        user = _user_named(session, args.name)
+        reset_password(session, user, password, actor="cli")
+        user.must_change_password = not args.no_change_required
+    print(f"password of {args.name} set; every session of theirs has ended"
+          + ("" if args.no_change_required else "; they choose a new one at their next login"))
+    return 0
+
+
+def _cmd_user_active(args: argparse.Namespace) -> int:
+    from engine.db import transaction
+    from engine.org import set_active
+
+    active = args.user_command == "activate"
+    with transaction() as session:
+        set_active(session, _user_named(session, args.name), active, actor="cli")
+    print(f"user {args.name} {'reactivated' if active else 'deactivated; every session of theirs has ended'}")
+    return 0
+
+
+def _cmd_user_sign_out(args: argparse.Namespace) -> int:
+    from engine import sessions
+    from engine.db import transaction
+
+    with transaction() as session:
+        count = sessions.end_all(session, _user_named(session, args.name).id, reason="signed_out_everywhere",
+                                 actor="cli")
+    print(f"{count} session(s) of {args.name} ended")
     return 0
 
 
@@ -100,6 +167,16 @@ def _cmd_process_list(_args: argparse.Namespace) -> int:
         for d in registry.all_latest(session):
             print(f"{d.process_key}\tv{d.version}\t{d.content_hash[:12]}\t{d.name}")
     return 0
+
+
+def _cmd_audit_verify(_args: argparse.Namespace) -> int:
+    from engine import audit
+    from engine.db import session_factory
+
+    with session_factory(write=False)() as session:
+        report = audit.verify(session)
+    print(report, file=sys.stdout if report.ok else sys.stderr)
+    return 0 if report.ok else 1
 
 
 def _cmd_rules_check(args: argparse.Namespace) -> int:
@@ -337,8 +414,8 @@ def _cmd_camera_run(args: argparse.Namespace) -> int:
     else:
         with transaction() as session:
             row = entities.get(session, "camera", args.camera)
-            attributes = dict(row.attributes or {})
-        source = args.source or attributes.get("source")
+            attributes, stored = dict(row.attributes or {}), cameras.source_of(row)
+        source = args.source or stored
         if not source or not attributes.get("calibration"):
             print(f"error: camera {args.camera} needs a source and a calibration (entities registry)", file=sys.stderr)
             return 1
@@ -460,12 +537,23 @@ def build_parser() -> argparse.ArgumentParser:
     add("upgrade", _cmd_db_upgrade, "apply migrations, seed units and departments, deploy processes", db)
 
     user = sub.add_parser("user", help="users").add_subparsers(dest="user_command", required=True, metavar="ACTION")
-    p = add("add", _cmd_user_add, "add a user", user)
+    p = add("add", _cmd_user_add, "add a user (the password from standard input, a prompt or --password)", user)
     p.add_argument("name")
     p.add_argument("--role", required=True)
     p.add_argument("--department")
-    p.add_argument("--password", required=True)
+    p.add_argument("--password", help="visible to other users of this machine: prefer --password-stdin")
+    p.add_argument("--password-stdin", action="store_true", help="read the password from standard input")
     p.add_argument("--full-name")
+    p.add_argument("--kiosk", action="store_true", help="the wall's screen: reads only, longer idle timeout")
+    p = add("password", _cmd_user_password, "set a user's password (to change at their next login)", user)
+    p.add_argument("name")
+    p.add_argument("--password-stdin", action="store_true", help="read the password from standard input")
+    p.add_argument("--no-change-required", action="store_true", help="do not ask for a new one at next login")
+    for name, help_ in (("deactivate", "deactivate a user (their sessions end)"), ("activate", "reactivate a user")):
+        p = add(name, _cmd_user_active, help_, user)
+        p.add_argument("name")
+    p = add("sign-out", _cmd_user_sign_out, "end every session of a user", user)
+    p.add_argument("name")
 
     token = sub.add_parser("token", help="machine tokens").add_subparsers(dest="token_command", required=True,
                                                                           metavar="ACTION")
@@ -486,6 +574,10 @@ def build_parser() -> argparse.ArgumentParser:
                                                                       metavar="ACTION")
     p = add("check", _cmd_rules_check, "check rule files; errors name file:line", rules)
     p.add_argument("path", nargs="?", metavar="DIR")
+
+    audit = sub.add_parser("audit", help="the audit log").add_subparsers(dest="audit_command", required=True,
+                                                                         metavar="ACTION")
+    add("verify", _cmd_audit_verify, "check the audit log's hash chain; names the first row that does not fit", audit)
 
     source = sub.add_parser("source", help="data sources").add_subparsers(dest="source_command", required=True,
                                                                           metavar="ACTION")
@@ -545,7 +637,9 @@ def main(argv: list[str] | None = None) -> int:
         if needs_db and args.command != "db":
             from web.server import prepare
 
-            prepare()
+            # Users and tokens need the schema and the departments, not the processes folder deployed again: a
+            # designer's newer upload of a process would be replaced by the folder's file, credited to "system".
+            prepare(deploy=args.command not in ("user", "token"))
         return int(args.func(args) or 0)
     except SystemExit:
         raise

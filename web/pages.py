@@ -5,21 +5,20 @@ from __future__ import annotations
 from datetime import datetime
 from functools import wraps
 from typing import Any
-from urllib.parse import urlparse
 from zoneinfo import ZoneInfo
 
-from flask import Blueprint, flash, g, redirect, render_template, request, session, url_for
+from flask import Blueprint, flash, g, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from redis.exceptions import RedisError
 from sqlalchemy import func, select
 
-from engine import attachments, audit, bus, directives, operations, registry, tasks, versions, wall
+from engine import attachments, bus, directives, operations, registry, tasks, versions, wall
 from engine.config import settings
 from engine.db import utcnow
 from engine.errors import N_, Invalid
 from engine.models import Department, Notification, ProcessDefinition, Unit
 from engine.org import SYSTEM as SYSTEM_VIEW
-from engine.org import authenticate
+from web import sign_in
 from web.api.alerts import alert_query
 from web.api.instances import instance_view
 from web.auth import current_user, page_auth
@@ -72,12 +71,6 @@ def _globals() -> dict[str, Any]:
             "action_label": label(ACTION_LABELS)}
 
 
-def _safe_next(target: str | None) -> str:
-    if target and urlparse(target).netloc == "" and target.startswith("/") and not target.startswith("//"):
-        return target
-    return url_for("pages.inbox")
-
-
 @bp.route("/")
 def home() -> Any:
     return redirect(url_for("pages.inbox") if current_user() else url_for("pages.login"))
@@ -85,29 +78,15 @@ def home() -> Any:
 
 @bp.route("/login", methods=["GET", "POST"])
 def login() -> Any:
-    error = None
     if request.method == "POST":
-        username = request.form.get("username", "").strip()[:80]
-        user = authenticate(db(), username, request.form.get("password", ""))
-        audit.record(db(), username or "?", "user.login" if user else "user.login_failed", "user",
-                     user.id if user else "-", address=request.remote_addr)
-        db().commit()
-        if user is None:
-            error = _("Wrong user name or password")
-        else:
-            lang = session.get("lang")
-            session.clear()
-            if lang:
-                session["lang"] = lang
-            session["user_id"] = user.id
-            session.permanent = True
-            return redirect(_safe_next(request.args.get("next")))
-    return render_template("login.html", error=error), (401 if error else 200)
+        return sign_in.attempt(request.form.get("username", ""), request.form.get("password", ""),
+                               request.args.get("next"))
+    return render_template("login.html", error=None)
 
 
 @bp.route("/logout", methods=["POST"])
 def logout() -> Any:
-    session.pop("user_id", None)
+    sign_in.sign_out()
     return redirect(url_for("pages.login"))
 
 
@@ -296,7 +275,7 @@ DIRECTIVE_STATES = {"to_acknowledge": N_("waiting to be acknowledged"), "in_prog
 @page_auth()
 def directives_page() -> Any:
     session_ = db()
-    rows = [directives.summary(session_, d) for d in directives.visible(session_, g.principal)]
+    rows = [directives.summary(session_, d, g.principal) for d in directives.visible(session_, g.principal)]
     return render_template("directives.html", directives=rows, state_label=lambda s: _(DIRECTIVE_STATES.get(s, s)))
 
 

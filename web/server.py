@@ -20,13 +20,15 @@ from engine.redis_server import EmbeddedRedis
 log = logging.getLogger("ioc")
 
 
-def prepare() -> None:
-    """Migrate the database, seed the organisation, deploy the processes of IOC_PROCESSES_DIR."""
+def prepare(*, deploy: bool = True) -> None:
+    """Migrate the database, seed the organisation, deploy the processes of IOC_PROCESSES_DIR (unless not
+    ``deploy``)."""
     migrate.upgrade()
     with transaction() as session:
         seed_organisation(session)
         seed_indicators(session)
-        registry.deploy_directory(session, settings().processes_dir)
+        if deploy:
+            registry.deploy_directory(session, settings().processes_dir)
     from engine.notify import webpush
 
     webpush.ensure_vapid_key(webpush.vapid_key_path(settings().data_dir))  # browsers subscribe with its public half

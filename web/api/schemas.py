@@ -357,6 +357,33 @@ class UserOut(Schema):
     role = fields.String(attribute="role_code")
     department = code_of("department.code")
     active = fields.Boolean()
+    kiosk = fields.Boolean()
+    must_change_password = fields.Boolean()
+    password_changed_at = fields.DateTime(allow_none=True)
+
+
+class UserChange(Strict):
+    active = fields.Boolean()
+
+
+class PasswordReset(Strict):
+    password = fields.String(load_default=None, validate=validate.Length(max=256),
+                             metadata={"description": "the temporary password; without it one is made and "
+                                                      "returned once"})
+
+
+class PasswordChange(Strict):
+    current_password = fields.String(required=True, validate=validate.Length(max=1024))
+    new_password = fields.String(required=True, validate=validate.Length(max=1024))
+
+
+class TemporaryPassword(Schema):
+    temporary_password = fields.String(allow_none=True)
+    sessions_ended = fields.Integer()
+
+
+class SessionsEnded(Schema):
+    sessions_ended = fields.Integer()
 
 
 class Page(Strict):

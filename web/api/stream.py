@@ -8,12 +8,12 @@ import threading
 from collections.abc import Iterator
 from typing import Any
 
-from flask import Response, request
+from flask import Response, g, request
 from flask.views import MethodView
 from flask_smorest import Blueprint
 from redis.exceptions import RedisError
 
-from engine import bus, wall
+from engine import bus, sessions, wall
 from engine.errors import EngineError
 from engine.org import Principal
 from web.auth import api_auth, principal
@@ -51,7 +51,9 @@ def visible_change(who: Principal, change: dict[str, Any]) -> bool:
     return change.get("department_id") == who.department_id or change.get("role") == "officer"
 
 
-def changes(start_id: str, snapshot: dict[str, Any] | None, who: Principal) -> Iterator[str]:
+def changes(start_id: str, snapshot: dict[str, Any] | None, who: Principal,
+            session_id: int | None = None) -> Iterator[str]:
+    """The stream of one principal; a person's ends as soon as their session is ended (engine.sessions)."""
     yield "retry: 3000\n\n"
     if snapshot is not None:
         yield _sse("snapshot", snapshot, start_id)
@@ -68,6 +70,11 @@ def changes(start_id: str, snapshot: dict[str, Any] | None, who: Principal) -> I
             continue
         for entry_id, change in entries:
             last = entry_id
+            if change.get("kind") == sessions.ENDED:
+                if session_id is not None and session_id in change.get("sessions", ()):
+                    yield _sse("signed_out", {}, entry_id)
+                    return
+                continue
             if visible_change(who, change):
                 yield _sse("change", change, entry_id)
 
@@ -92,9 +99,11 @@ class Stream(MethodView):
             raise Busy("Too many live connections; try again shortly")
         headers = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
 
+        session_id = g.get("session_id")
+
         def limited() -> Iterator[str]:
             try:
-                yield from changes(start, snapshot, who)
+                yield from changes(start, snapshot, who, session_id)
             finally:
                 _streams.release()
 

@@ -27,6 +27,11 @@
   var first = document.querySelector("[data-live]");
   var since = first ? first.getAttribute("data-live-since") : "";
   var source = new EventSource("/api/v1/stream" + (since ? "?last_event_id=" + encodeURIComponent(since) : ""));
+  // The session was ended (logout in another tab, password changed, signed out everywhere): go to the login.
+  source.addEventListener("signed_out", function () {
+    source.close();
+    window.location.href = "/login?next=" + encodeURIComponent(window.location.pathname + window.location.search);
+  });
   source.addEventListener("change", function (e) {
     var change = JSON.parse(e.data);
     if (change.kind === "notification" && change.user_id === me) {

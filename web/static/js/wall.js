@@ -112,6 +112,10 @@
   source.addEventListener("change", function () {
     if (!pending) { pending = setTimeout(refresh, 300); }
   });
+  source.addEventListener("signed_out", function () {
+    source.close();
+    window.location.href = "/login?next=" + encodeURIComponent(window.location.pathname);
+  });
   source.onopen = function () { live.textContent = labels.live; live.classList.add("on"); };
   source.onerror = function () { live.textContent = labels.offline; live.classList.remove("on"); };
   window.iocWall = { refresh: refresh };
