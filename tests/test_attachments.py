@@ -1,39 +1,16 @@
-"""Attachments (type read from the content, size limited, seen by whoever sees the task) and saved drafts."""
+"""Attachments (size limited, seen by whoever sees the task) and saved drafts; the kinds and the headers of a
+served file are in test_attachment_safety.py."""
 
 from __future__ import annotations
 
 import io
 import re
-import zipfile
 
-import pytest
-
-from engine.attachments import kind_of
 from tests import factories
 from tests.test_api import assert_error, login
 from tests.test_task_operations import triaged
 
-
-def office(part: str) -> bytes:
-    buf = io.BytesIO()
-    with zipfile.ZipFile(buf, "w") as z:
-        z.writestr("[Content_Types].xml", "<Types/>")
-        z.writestr(part, "<x/>")
-    return buf.getvalue()
-
-
 PDF = b"%PDF-1.7\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
-PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 32
-
-
-@pytest.mark.parametrize("content, kind", [
-    (PDF, "pdf"), (PNG, "png"), (b"\xff\xd8\xff\xe0" + b"\x00" * 16, "jpeg"),
-    (office("word/document.xml"), "docx"), (office("xl/workbook.xml"), "xlsx"),
-    (office("other.xml"), None), (b"PK\x03\x04 broken zip", None), (b"MZ\x90\x00 windows exe", None),
-    (b"<html><script>alert(1)</script>", None),
-])
-def test_kind_is_read_from_the_content(content: bytes, kind: str | None) -> None:
-    assert kind_of(content) == kind
 
 
 def test_attach_list_download_and_refuse(client) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Response, request, send_file
+from flask import Response, request
 from flask.views import MethodView
 from flask_smorest import Blueprint
 from marshmallow import Schema, fields
@@ -15,6 +15,7 @@ from engine.models import HumanTask
 from web.api.schemas import CommentIn, CommentOut, CompleteIn, DelegateIn, TaskOut, TaskQuery
 from web.auth import api_auth, principal
 from web.db import db
+from web.headers import file_response
 
 PREFIX = "/tasks"
 blp = Blueprint("tasks", __name__, description="Human tasks: the inbox")
@@ -141,7 +142,8 @@ class Attachments(MethodView):
     @blp.doc(requestBody={"content": {"multipart/form-data": {"schema": {
         "type": "object", "properties": {"file": {"type": "string", "format": "binary"}}}}}})
     def post(self, task_id: int) -> Any:
-        """Attach a PDF, DOCX, XLSX, PNG or JPEG file (20 MB at most; the type is read from the content)."""
+        """Attach a file (20 MB at most): PDF, Office, image, text/CSV, MP4 or ZIP, read from the content; HTML,
+        SVG, XML and scripts are refused (422 active_content); the name takes the extension of the content."""
         upload = request.files.get("file")
         if upload is None or not upload.filename:
             raise Invalid("Send the file in the multipart field 'file'")
@@ -157,10 +159,11 @@ class AttachmentFile(MethodView):
     @api_auth()
     @blp.doc(responses={200: {"description": "the file"}})
     def get(self, attachment_id: int) -> Response:
-        """Download an attached file."""
+        """An attached file, of the type read from its content: an image is shown, anything else is saved."""
         row, path = attachments.open_attachment(db(), attachment_id, principal())
-        return send_file(path, mimetype=attachments.MEDIA_TYPES[row.kind], as_attachment=True,
-                         download_name=row.filename)
+        kind = attachments.KINDS[row.kind]
+        return file_response(path, kind.media_type, attachments.display_name(row.filename, row.kind),
+                             inline=kind.inline)
 
 
 class DraftIn(Schema):
