@@ -14,7 +14,7 @@ import pytest
 import requests
 
 from tests.conftest import ROOT, Server, free_port, ioc, ioc_env
-from tests.test_browser import PASSWORD, SHOTS, browser, login  # noqa: F401 - the browser fixture
+from tests.test_browser import PASSWORD, SHOTS, browser, login, wait_for_js  # noqa: F401 - the browser fixture
 
 pytestmark = pytest.mark.browser  # runs once, against the embedded default (the demo's setup)
 
@@ -78,7 +78,7 @@ def test_a_threshold_changed_in_the_browser_judges_the_next_event_live(server_wi
     # The next event (130: under the old threshold, over the new one) opens an alert the operator sees at once.
     post("TH-AQ-SAMSON", 130)
     operator.wait_for_selector("#alerts tbody tr:has-text('TH-AQ-SAMSON')", timeout=45000)
-    operator.wait_for_function("document.getElementById('bell-count').textContent !== ''", timeout=45000)
+    wait_for_js(operator, "document.getElementById('bell-count').textContent !== ''", timeout=45000)
     operator.screenshot(path=str(SHOTS / "alerts-live.png"), full_page=True)
     operator.click("#alerts a:has-text('TH-AQ-SAMSON')")
     operator.click("#acknowledge")

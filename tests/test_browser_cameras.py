@@ -9,7 +9,7 @@ import pytest
 import requests
 
 from tests.conftest import Server, ioc
-from tests.test_browser import PASSWORD, SHOTS, browser, login, wait_for  # noqa: F401 - the browser fixture
+from tests.test_browser import PASSWORD, SHOTS, browser, login, wait_for, wait_for_js  # noqa: F401 - the browser fixture
 
 pytestmark = pytest.mark.browser  # runs once, against the embedded default (the demo's setup)
 
@@ -30,7 +30,7 @@ def test_an_operator_registers_calibrates_and_watches_a_camera(server: Server, b
     page.click("#new-camera button[type=submit]")
     page.wait_for_selector("#calibration-editor")
     assert "CAM-DEMO-1" in page.inner_text("h1")
-    page.wait_for_function("document.getElementById('cal-snapshot').naturalWidth === 1280")
+    wait_for_js(page, "document.getElementById('cal-snapshot').naturalWidth === 1280")
 
     box = page.locator("#cal-overlay").bounding_box()
     sx, sy = box["width"] / 1280, box["height"] / 720
@@ -71,13 +71,13 @@ def test_an_operator_registers_calibrates_and_watches_a_camera(server: Server, b
     page.fill("#cal-json", text)
     page.dispatch_event("#cal-json", "change")
     page.click("#cal-save")
-    page.wait_for_function("document.getElementById('cal-problems').children.length > 0")
+    wait_for_js(page, "document.getElementById('cal-problems').children.length > 0")
     assert "stop" in page.inner_text("#cal-problems")
     # put it back and save
     page.fill("#cal-json", text.replace("4000", "840", 1))
     page.dispatch_event("#cal-json", "change")
     page.click("#cal-save")
-    page.wait_for_function("document.getElementById('cal-status').textContent.includes('Đã lưu')")
+    wait_for_js(page, "document.getElementById('cal-status').textContent.includes('Đã lưu')")
     kept = requests.get(f"{server.base}/api/v1/cameras/CAM-DEMO-1/calibration",
                         cookies={c["name"]: c["value"] for c in ctx.cookies()}).json()
     assert kept["stop_line"]["segment"][0][0] == 840 and kept["lanes"][0]["kinds"] == ["motorbike"]
@@ -86,7 +86,7 @@ def test_an_operator_registers_calibrates_and_watches_a_camera(server: Server, b
 
     page.reload()
     page.click("#live-start")
-    page.wait_for_function("document.getElementById('live').naturalWidth > 0", timeout=30000)
+    wait_for_js(page, "document.getElementById('live').naturalWidth > 0", timeout=30000)
     page.wait_for_timeout(5000)  # vehicles enter the picture after about 4 s
     page.locator("#live").screenshot(path=str(SHOTS / "camera-live.png"))
     page.goto(f"{server.base}/cameras")
