@@ -4,6 +4,7 @@ the kind, what a browser could run is refused, and a file comes back typed, sand
 from __future__ import annotations
 
 import io
+import re
 import zipfile
 from urllib.parse import quote
 
@@ -102,3 +103,15 @@ def test_a_file_comes_back_typed_by_its_content_and_never_run(client) -> None:
         assert served.headers["X-Content-Type-Options"] == "nosniff"
         assert "sandbox" in served.headers["Content-Security-Policy"]
         assert "default-src 'none'" in served.headers["Content-Security-Policy"]
+
+
+def test_a_directive_whose_document_is_refused_says_why(client) -> None:
+    factories.user("leader", "VP-UBND", name="chutich")
+    login(client, "chutich")
+    page = client.get("/directives/new").get_data(as_text=True)
+    token = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
+    r = client.post("/directives/new", content_type="multipart/form-data", data={
+        "csrf_token": token, "title": "Ứng phó lũ", "deadline": "2030-01-01T17:00", "departments": ["SO-NNMT"],
+        "document": (io.BytesIO(b"<svg xmlns='http://www.w3.org/2000/svg' onload='alert(1)'/>"), "chi-dao.pdf")})
+    assert r.status_code == 422 and "trình duyệt" in r.get_data(as_text=True)
+    assert client.get("/api/v1/directives").get_json() == []  # not issued without its document

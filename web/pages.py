@@ -298,7 +298,8 @@ def new_directive() -> Any:
                                  deadline=local, departments=form.getlist("departments"), document=document)
             except Invalid as exc:
                 db().rollback()
-                errors = {k: _(v) for k, v in exc.details.get("fields", {}).items()}
+                errors = {k: _(v) for k, v in exc.details.get("fields", {}).items()} \
+                    or {"document": _(exc.message, **exc.params)}  # the fields are right: the file was refused
             else:
                 db().commit()
                 flash(_("The directive has been issued"), "ok")
