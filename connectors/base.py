@@ -32,6 +32,7 @@ from typing import Any, ClassVar
 
 from jsonschema import Draft202012Validator
 
+from engine import credentials
 from engine.events import IncomingEvent
 from engine.tracks import PositionReport
 
@@ -118,11 +119,14 @@ def check_config(schema: dict[str, Any], config: dict[str, Any]) -> list[str]:
 
 
 def secret_keys(schema: dict[str, Any], prefix: str = "") -> list[str]:
-    """Dotted paths of the properties marked ``"x-secret": true`` (nested objects included)."""
+    """Dotted paths of the properties marked ``"x-secret": true`` (nested objects included); a free-form object
+    marked ``"x-secret": "by-name"`` (query parameters) gives ``path.*``: its entries named like a credential."""
     keys = []
     for name, prop in (schema.get("properties") or {}).items():
         path = f"{prefix}{name}"
-        if prop.get("x-secret"):
+        if prop.get("x-secret") == "by-name":
+            keys.append(f"{path}.*")
+        elif prop.get("x-secret"):
             keys.append(path)
         if prop.get("type") == "object":
             keys.extend(secret_keys(prop, f"{path}."))
@@ -130,13 +134,25 @@ def secret_keys(schema: dict[str, Any], prefix: str = "") -> list[str]:
 
 
 def masked(schema: dict[str, Any], config: dict[str, Any]) -> dict[str, Any]:
-    """The configuration as it may be shown: secrets replaced by ``HIDDEN``."""
+    """The configuration as it may be shown: secrets replaced by ``HIDDEN``, and the password or token of any URL
+    in it by ``credentials.MASK``."""
     shown = copy.deepcopy(config)
     for path in secret_keys(schema):
         node: Any = shown
         *parents, last = path.split(".")
         for part in parents:
             node = node.get(part) if isinstance(node, dict) else None
-        if isinstance(node, dict) and node.get(last) not in (None, ""):
-            node[last] = HIDDEN
-    return shown
+        if not isinstance(node, dict):
+            continue
+        for name in [k for k in node if credentials.sensitive(k)] if last == "*" else [last]:
+            if node.get(name) not in (None, ""):
+                node[name] = HIDDEN
+    return _masked_urls(shown)
+
+
+def _masked_urls(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _masked_urls(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_masked_urls(v) for v in value]
+    return credentials.masked(value) if isinstance(value, str) and value != HIDDEN else value

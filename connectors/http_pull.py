@@ -89,7 +89,8 @@ class HttpPull(Connector):
         "properties": {
             "url": {"type": "string", "pattern": r"^https?://[^\s/]+"},
             "auth": AUTH_SCHEMA,
-            "params": {"type": "object", "additionalProperties": {"type": ["string", "number", "boolean"]}},
+            "params": {"type": "object", "additionalProperties": {"type": ["string", "number", "boolean"]},
+                       "x-secret": "by-name"},  # api_key, token, signature…: kept encrypted, shown hidden
             "records": {"type": "string", "default": ""},
             "paging": PAGING_SCHEMA,
             "mapping": MAPPING_SCHEMA,

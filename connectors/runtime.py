@@ -22,7 +22,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from connectors.base import AuthFailed, BadConfig, BadRecord, Connector, ConnectorError, NotReady, ObservationIn
-from engine import fisheries, indicators, sources
+from engine import credentials, fisheries, indicators, sources
 from engine.bulk import paused_gc
 from engine.config import settings
 from engine.db import transaction, utcnow
@@ -162,13 +162,16 @@ def run(name: str, trigger: str = "schedule") -> Outcome | None:
 
 
 def _reason(exc: Exception) -> str:
+    """The failure as people read it (the run log, the log, the test button): a URL's password or token masked."""
     if isinstance(exc, BadConfig) and exc.problems:
-        return f"{exc}: {'; '.join(exc.problems)}"
-    if isinstance(exc, NotReady):
-        return f"not reachable: {exc}"
-    if isinstance(exc, AuthFailed):
-        return f"refused our credentials: {exc}"
-    return str(exc)
+        text = f"{exc}: {'; '.join(exc.problems)}"
+    elif isinstance(exc, NotReady):
+        text = f"not reachable: {exc}"
+    elif isinstance(exc, AuthFailed):
+        text = f"refused our credentials: {exc}"
+    else:
+        text = str(exc)
+    return credentials.scrub(text)
 
 
 def accept(session: Session, source: Source, payload: bytes, content_type: str, trigger: str, actor: str,
@@ -199,7 +202,7 @@ def try_config(kind: str, config: dict[str, Any], name: str = "test") -> dict[st
             return {"ok": True, "message": "configuration is valid (this kind receives data: nothing to poll)"}
         items = list(connector.poll({}))
     except BadConfig as exc:
-        return {"ok": False, "message": str(exc), "problems": exc.problems}
+        return {"ok": False, "message": credentials.scrub(str(exc)), "problems": exc.problems}
     except (ConnectorError, EngineError, ValueError) as exc:
         return {"ok": False, "message": _reason(exc)}
     sample = [_describe(i) for i in items[:5]]

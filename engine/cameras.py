@@ -1,6 +1,10 @@
 """Cameras as entities: where they are, what they read (a file, an RTSP URL, or the synthetic video), their
 calibration (drawn in the web on a snapshot, checked before it is kept) and their health as their runners
-report it. Registering, calibrating and health changes are audited; an RTSP password is never shown back."""
+report it. Registering, calibrating and health changes are audited.
+
+A source that carries a password or a token (``rtsp://admin:p/ss@w0rd@host/…``, ``http://host/snap.jpg?pwd=…``) is
+kept whole and encrypted in ``Entity.credentials``; the attributes keep only its masked copy, which is all that
+anyone sees (API, pages, audit rows), whatever the role. Only the runner gets it back (:func:`source_of`)."""
 
 from __future__ import annotations
 
@@ -8,9 +12,10 @@ import re
 from datetime import datetime
 from typing import Any
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from engine import audit, bus, entities
+from engine import audit, bus, credentials, entities, secrets
 from engine.db import utcnow
 from engine.errors import N_, Invalid
 from engine.models import Entity
@@ -24,30 +29,49 @@ HEALTH_NAMES = {"ok": "Hoạt động bình thường", "unreachable": "Không k
 
 
 def masked(source: str | None) -> str:
-    """The source as shown to people: a password in the URL replaced by ***."""
-    return re.sub(r"(://[^:/@\s]+):[^@/\s]*@", r"\1:***@", source or "")
+    """The source as shown to people: its password and tokens replaced by ***."""
+    return credentials.masked(source)
+
+
+def source_of(row: Entity) -> str | None:
+    """The camera's source in full, passwords included: for the runner that opens it, never to be shown."""
+    if row.credentials:
+        return secrets.decrypt(row.credentials)
+    source = (row.attributes or {}).get("source")
+    return str(source) if source else None
 
 
 def register(session: Session, code: str, *, name: str, source: str, unit_code: str | None = None,
              location: dict[str, Any] | None = None, actor: str) -> Entity:
-    code = code.strip().upper()
+    """Register a camera or change it. A source sent back as it was shown (``rtsp://admin:***@host/…``) keeps
+    the stored password; one pointing to another host must carry its password again."""
+    code, source = code.strip().upper(), source.strip()
     problems = {}
     if not CODE.match(code):
         problems["code"] = "2–48 capital letters, digits, - or _"
-    if not SOURCE.match(source.strip()):
-        problems["source"] = "an rtsp://, http(s):// URL, a file path, or synthetic:720p"
     if not name.strip():
         problems["name"] = "required"
+    existing = None if problems else session.scalar(
+        select(Entity).where(Entity.kind == "camera", Entity.code == code))
+    try:
+        source = credentials.unmasked(source, source_of(existing) if existing is not None else None)
+    except ValueError as exc:
+        problems["source"] = str(exc)
+    if "source" not in problems and not SOURCE.match(source):
+        problems["source"] = "an rtsp://, http(s):// URL, a file path, or synthetic:720p"
     if problems:
         raise Invalid(N_("The camera is not valid"), details={"fields": problems})
     row = entities.get(session, "camera", code, create=True)
     row.name = name.strip()
     row.registered = True
-    row.attributes = {**(row.attributes or {}), "source": source.strip(),
+    secret = credentials.has_secret(source)
+    row.credentials = secrets.encrypt(source) if secret else None
+    row.attributes = {**(row.attributes or {}), "source": masked(source),
                       **({"location": location} if location else {})}
     if unit_code:
         row.unit_code = unit_code
-    audit.record(session, actor, "camera.registered", "camera", code, name=row.name, source=masked(source))
+    audit.record(session, actor, "camera.registered", "camera", code, name=row.name, source=masked(source),
+                 credentials=secret)
     bus.publish(session, "entities.registered", entity_kind="camera", added=1, updated=0)
     return row
 

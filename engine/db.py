@@ -106,21 +106,23 @@ def let_other_writers_in() -> None:
 def get_engine(url: str | None = None, *, write: bool = True) -> Engine:
     """The engine for ``url``. On SQLite, writers and readers get separate engines: a writer's
     transaction starts with BEGIN IMMEDIATE (it waits for the write lock instead of failing on
-    upgrade), a reader's with a plain BEGIN (it never blocks a writer, thanks to WAL)."""
+    upgrade), a reader's with a plain BEGIN (it never blocks a writer, thanks to WAL). A statement's error never
+    quotes its parameters (``hide_parameters``): they may hold a password, a token or personal data, and errors
+    are logged."""
     url = url or settings().database_url
     is_sqlite = url.startswith("sqlite")
     key = (url, write and is_sqlite)
     if key not in _engines:
         if is_sqlite:
             settings().data_dir.mkdir(parents=True, exist_ok=True)
-            eng = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False})
+            eng = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False}, hide_parameters=True)
             event.listen(eng, "connect", _sqlite_pragmas)
             if write:
                 event.listen(eng, "begin", _begin_immediate)
             else:
                 event.listen(eng, "begin", lambda conn: conn.exec_driver_sql("BEGIN"))
         else:
-            eng = create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
+            eng = create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20, hide_parameters=True)
         _engines[key] = eng
     return _engines[key]
 

@@ -13,7 +13,7 @@ from sqlalchemy import Table, bindparam, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from engine import audit, bus
+from engine import audit, bus, credentials
 from engine.db import insert as db_insert
 from engine.db import utcnow
 from engine.errors import N_, NotFound
@@ -163,6 +163,10 @@ def register(session: Session, kind: str, records: list[dict[str, Any]], actor: 
         code = str(record.get("code") or "").strip()
         if not code:
             problems.append({"index": index, "field": "code", "reason": "no registration code"})
+            continue
+        secret = next((k for k, v in record.items() if isinstance(v, str) and credentials.has_secret(v)), None)
+        if secret is not None:  # a registry is shown to everyone: a camera's source goes through engine.cameras
+            problems.append({"index": index, "field": secret, "reason": "holds a password or a token"})
             continue
         existing = session.scalar(select(Entity).where(Entity.kind == kind, Entity.code == code))
         row = existing or get(session, kind, code, create=True)

@@ -8,13 +8,14 @@ resolves it when data flows again).
 
 from __future__ import annotations
 
+import copy
 from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from engine import alerts, audit, bus, secrets
+from engine import alerts, audit, bus, credentials, secrets
 from engine.alerts import Firing
 from engine.db import utcnow
 from engine.errors import N_, Conflict, Forbidden, Invalid, NotFound
@@ -41,8 +42,10 @@ def get(session: Session, name: str, *, lock: bool = False) -> Source:
 
 
 def seal(config: dict[str, Any], secret_paths: list[str], previous: dict[str, Any] | None = None) -> dict[str, Any]:
-    """``config`` with its secrets encrypted; a secret left empty or shown hidden keeps the stored value."""
-    out = dict(config)
+    """``config`` with its secrets encrypted: the properties at ``secret_paths`` (``params.*``: the entries of
+    ``params`` named like a credential) and every URL carrying a password or a token, wherever it is. A secret
+    left empty or shown hidden keeps the stored value; so does a URL's part still shown masked."""
+    out = copy.deepcopy(config)
     for path in secret_paths:
         *parents, last = path.split(".")
         node: Any = out
@@ -52,12 +55,31 @@ def seal(config: dict[str, Any], secret_paths: list[str], previous: dict[str, An
             old = old.get(part) if isinstance(old, dict) else None
         if not isinstance(node, dict):
             continue
-        value = node.get(last)
-        if value in (None, "", "••••••") and isinstance(old, dict) and old.get(last):
-            node[last] = old[last]
-        elif isinstance(value, str) and value and not secrets.is_encrypted(value):
-            node[last] = secrets.encrypt(value)
-    return out
+        for name in [k for k in node if credentials.sensitive(k)] if last == "*" else [last]:
+            value = node.get(name)
+            if value in (None, "", "••••••") and isinstance(old, dict) and old.get(name):
+                node[name] = old[name]
+            elif isinstance(value, str) and value and not secrets.is_encrypted(value):
+                node[name] = secrets.encrypt(value)
+    sealed: dict[str, Any] = _sealed_urls(out, previous or {}, "")
+    return sealed
+
+
+def _sealed_urls(value: Any, old: Any, path: str) -> Any:
+    if isinstance(value, dict):
+        return {k: _sealed_urls(v, old.get(k) if isinstance(old, dict) else None, f"{path}{k}.")
+                for k, v in value.items()}
+    if isinstance(value, list):
+        return [_sealed_urls(v, old[i] if isinstance(old, list) and i < len(old) else None, f"{path}{i}.")
+                for i, v in enumerate(value)]
+    if not isinstance(value, str) or secrets.is_encrypted(value):
+        return value
+    try:
+        clear = credentials.unmasked(value, secrets.decrypt(old) if isinstance(old, str) else None)
+    except ValueError as exc:
+        raise Invalid(N_("The configuration is not valid"), code="invalid_config",
+                      details={"problems": [f"{path[:-1]}: {exc}"]}) from None
+    return secrets.encrypt(clear) if credentials.has_secret(clear) else clear
 
 
 def unsealed(config: dict[str, Any]) -> dict[str, Any]:
@@ -65,6 +87,8 @@ def unsealed(config: dict[str, Any]) -> dict[str, Any]:
     def walk(value: Any) -> Any:
         if isinstance(value, dict):
             return {k: walk(v) for k, v in value.items()}
+        if isinstance(value, list):
+            return [walk(v) for v in value]
         return secrets.decrypt(value) if secrets.is_encrypted(value) else value
     result: dict[str, Any] = walk(config)
     return result
@@ -117,8 +141,9 @@ def due(session: Session, now: datetime | None = None, limit: int = 20) -> list[
 def record_run(session: Session, source: Source, *, trigger: str, ok: bool, items: int, bad: list[dict[str, Any]],
                error: str | None = None, auth_failed: bool = False, newest: datetime | None = None,
                started_at: datetime | None = None) -> SourceRun:
-    """Write a run's log and the source's health (``error`` is a reason for people: never a secret)."""
+    """Write a run's log and the source's health (``error`` is a reason for people: any secret in it masked)."""
     now = utcnow()
+    error = credentials.scrub(error) if error else error
     run = SourceRun(source_id=source.id, trigger=trigger, started_at=started_at or now, finished_at=now, ok=ok,
                     items=items, bad=len(bad), error=(error or "")[:500] or None, report=bad[:REPORT_LIMIT])
     session.add(run)

@@ -126,8 +126,8 @@ def camera(code: str) -> Any:
 def _source_and_calibration(code: str) -> tuple[str, Any]:
     from connectors.camera.runner import calibration_from_dict
 
-    attributes = entities.get(db(), "camera", code).attributes or {}
-    source = attributes.get("source")
+    row = entities.get(db(), "camera", code)
+    attributes, source = row.attributes or {}, cameras.source_of(row)
     if not source:
         abort(404)
     try:
@@ -148,7 +148,7 @@ def snapshot(code: str) -> Any:
     source, _cal = _source_and_calibration(code)
     frame = live.snapshot(source)
     if frame is None:
-        return render_template("error.html", code="camera_unreachable", status=503,
+        return render_template("error.html", code="camera_unreachable", status=503, details={},
                                message=_("The camera cannot be read now")), 503
     image, _faces = runner.blur_faces(frame, runner._face_cascade())
     ok, jpeg = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, 85])
@@ -190,7 +190,7 @@ def live_view(code: str) -> Any:
     if cal is None:
         abort(409)
     if not _LIVE_VIEWERS.acquire(blocking=False):
-        return render_template("error.html", code="too_many_viewers", status=429,
+        return render_template("error.html", code="too_many_viewers", status=429, details={},
                                message=_("Too many people are watching live views; try again in a minute")), 429
     try:
         seconds = min(600.0, max(1.0, float(request.args.get("seconds", "600"))))

@@ -17,6 +17,7 @@ from typing import Any
 
 import requests
 
+from engine.credentials import scrub
 from engine.notify.errors import DeliveryError
 
 SIGNATURE_HEADER = "X-IOC-Signature"
@@ -70,9 +71,9 @@ def send(url: str, payload: Mapping[str, Any], secret: str | bytes, *, timeout: 
                                               allow_redirects=False)
     except (requests.exceptions.InvalidURL, requests.exceptions.MissingSchema,
             requests.exceptions.InvalidSchema) as exc:
-        raise DeliveryError(f"webhook URL is not usable: {exc}", retryable=False) from exc
-    except requests.RequestException as exc:
-        raise DeliveryError(f"webhook unreachable: {type(exc).__name__}: {exc}", retryable=True) from exc
+        raise DeliveryError(scrub(f"webhook URL is not usable: {exc}"), retryable=False) from exc
+    except requests.RequestException as exc:  # its text quotes the URL, whose query may hold the gateway's token
+        raise DeliveryError(scrub(f"webhook unreachable: {type(exc).__name__}: {exc}"), retryable=True) from exc
     status = response.status_code
     if 200 <= status < 300:
         return

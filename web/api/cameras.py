@@ -26,7 +26,7 @@ class CameraIn(Strict):
     code = fields.String(required=True, validate=validate.Length(min=2, max=48))
     name = fields.String(required=True, validate=validate.Length(min=1, max=200))
     source = fields.String(required=True, validate=validate.Length(min=3, max=500))
-    unit_code = fields.String(load_default=None, validate=validate.Length(max=20))
+    unit_code = fields.String(load_default=None, validate=validate.Length(max=16))  # the column's length
     lat = fields.Float(load_default=None, validate=validate.Range(min=-90, max=90))
     lon = fields.Float(load_default=None, validate=validate.Range(min=-180, max=180))
 
@@ -67,7 +67,8 @@ class Cameras(MethodView):
     @blp.response(201, CameraOut)
     def post(self, body: dict[str, Any]) -> dict[str, Any]:
         """Register a camera (or change its name and source): `source` is an rtsp:// or http(s):// URL, a file
-        path on the runner's machine, or `synthetic:720p`."""
+        path on the runner's machine, or `synthetic:720p`. A password or token in it is kept encrypted and shown
+        masked (`rtsp://admin:***@10.0.0.5/s1`); a source sent back masked keeps the stored one."""
         session = db()
         location = ({"type": "Point", "coordinates": [body["lon"], body["lat"]]}
                     if body["lat"] is not None and body["lon"] is not None else None)
