@@ -67,7 +67,7 @@ def test_frame_ancestors_must_be_origins() -> None:
             load_settings({"IOC_FRAME_ANCESTORS": bad})
 
 
-def page_routes(app) -> list[str]:  # type: ignore[no-untyped-def]
+def page_routes(app) -> list[str]:
     return sorted({r.rule for r in app.url_map.iter_rules() if "GET" in r.methods and not r.arguments
                    and not r.rule.startswith(("/api/v1/stream", "/static"))})
 
@@ -99,7 +99,7 @@ def configured(monkeypatch: pytest.MonkeyPatch) -> Iterator[pytest.MonkeyPatch]:
     settings.cache_clear()
 
 
-def make_client(configured: pytest.MonkeyPatch, **env: str):  # type: ignore[no-untyped-def]
+def make_client(configured: pytest.MonkeyPatch, **env: str):
     for name, value in env.items():
         configured.setenv(name, value)
     settings.cache_clear()
