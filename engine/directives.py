@@ -3,14 +3,14 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from engine import audit, bus, runtime
+from engine import audit, bus, runtime, visibility
 from engine.db import utcnow
 from engine.errors import N_, Forbidden, Invalid, NotFound
 from engine.models import Department, Directive, HumanTask
@@ -111,8 +111,16 @@ def progress(session: Session, directive: Directive) -> list[DepartmentProgress]
     return out
 
 
-def summary(session: Session, directive: Directive) -> dict[str, Any]:
+def summary(session: Session, directive: Directive, viewer: Principal | None = None) -> dict[str, Any]:
+    """The directive with each department's progress. For a ``viewer``, a step they cannot open (for an officer,
+    another department's or the leader's) keeps its state and name, not its link (``task_id``): see
+    ``engine.visibility``."""
     steps = progress(session, directive)
+    if viewer is not None:
+        opened = {s.task_id for s in steps if s.task_id is not None}
+        rows = list(session.scalars(select(HumanTask).where(HumanTask.id.in_(opened)))) if opened else []
+        workable = visibility.workable_task_ids(viewer, rows)
+        steps = [s if s.task_id in workable else replace(s, task_id=None) for s in steps]
     return {"id": directive.id, "title": directive.title, "content": directive.content,
             "deadline": directive.deadline, "issued_by": directive.issued_by, "issued_at": directive.issued_at,
             "instance_id": directive.instance_id,

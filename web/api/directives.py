@@ -57,7 +57,8 @@ class Directives(MethodView):
     def get(self) -> list[dict[str, Any]]:
         """Directives you can see, newest first, with each department's progress."""
         session = db()
-        return [directives.summary(session, d) for d in directives.visible(session, principal())]
+        who = principal()
+        return [directives.summary(session, d, who) for d in directives.visible(session, who)]
 
     @api_auth("leader", "admin")
     @blp.arguments(DirectiveIn)
@@ -67,7 +68,7 @@ class Directives(MethodView):
         session = db()
         directive = directives.issue(session, principal(), **body)
         session.commit()
-        return directives.summary(session, directive)
+        return directives.summary(session, directive, principal())
 
 
 @blp.route("/<int:directive_id>")
@@ -80,4 +81,4 @@ class DirectiveOne(MethodView):
         directive = directives.get(session, directive_id)
         if directive not in directives.visible(session, principal()):
             raise Forbidden("This directive is not addressed to your department")
-        return directives.summary(session, directive)
+        return directives.summary(session, directive, principal())
