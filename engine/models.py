@@ -38,6 +38,7 @@ class Department(Base):
     name_en: Mapped[str] = mapped_column(String(250))
     kind: Mapped[str] = mapped_column(String(20))  # agency | commune
     unit_id: Mapped[int | None] = mapped_column(ForeignKey("units.id"), index=True)
+    unit: Mapped[Unit | None] = relationship()
 
 
 class Role(Base):
@@ -87,6 +88,23 @@ class UserSession(Base):
     user_agent: Mapped[str | None] = mapped_column(String(200))
 
 
+class UserIdentity(Base):
+    """A person's account at an OpenID Connect provider (engine.identities): the provider (issuer) and its stable
+    id for them (subject). Made at their first single sign-on; until an administrator confirms it
+    (``confirmed_at``), it signs nobody in."""
+
+    __tablename__ = "user_identities"
+    __table_args__ = (UniqueConstraint("issuer", "subject"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    issuer: Mapped[str] = mapped_column(String(255))
+    subject: Mapped[str] = mapped_column(String(255))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    confirmed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    confirmed_by: Mapped[str | None] = mapped_column(String(80))
+
+
 class ApiToken(Base):
     """A bearer token for a machine. Only the SHA-256 of the token is stored."""
 
@@ -98,6 +116,12 @@ class ApiToken(Base):
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    scopes: Mapped[list[str]] = mapped_column(JSON, default=list)  # engine.scopes
+    sources: Mapped[list[str] | None] = mapped_column(JSON)  # events:write for these sources only (None: any)
+    expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    created_by: Mapped[str | None] = mapped_column(String(80))
+    department: Mapped[Department | None] = relationship()
 
 
 class Event(Base):
@@ -175,6 +199,11 @@ class ProcessDefinition(Base):
     tasks: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)  # human-task catalog by BPMN id
     deployed_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     deployed_by: Mapped[str] = mapped_column(String(80), default="system")
+    # pending | approved | rejected: a person's deployment waits for a second person (engine.approvals)
+    status: Mapped[str] = mapped_column(String(20), default="approved", server_default="approved")
+    reviewed_by: Mapped[str | None] = mapped_column(String(80))  # who approved or rejected it
+    reviewed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    review_note: Mapped[str | None] = mapped_column(String(1000))  # why it was rejected
 
 
 class DecisionDefinition(Base):
@@ -336,6 +365,27 @@ class AuditEntry(Base):
     details: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     prev_hash: Mapped[str] = mapped_column(String(64))  # the row_hash of the row before (by id)
     row_hash: Mapped[str] = mapped_column(String(64))  # SHA-256 of this row's fields and prev_hash
+
+
+class RuleChange(Base):
+    """A rule change made in the rule editor, waiting for a second administrator (engine.rule_admin): the file's
+    text when it was proposed and the text it would write."""
+
+    __tablename__ = "rule_changes"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    rule_id: Mapped[str] = mapped_column(String(100), index=True)
+    file: Mapped[str] = mapped_column(String(250))
+    kind: Mapped[str] = mapped_column(String(20), default="change")  # change | revert
+    reverts: Mapped[int | None] = mapped_column(Integer)  # the audit entry a revert undoes
+    base_text: Mapped[str] = mapped_column(Text)
+    new_text: Mapped[str] = mapped_column(Text)
+    diff: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(20), default="pending", index=True)  # pending | approved | rejected
+    proposed_by: Mapped[str] = mapped_column(String(80))
+    proposed_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    reviewed_by: Mapped[str | None] = mapped_column(String(80))
+    reviewed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    review_note: Mapped[str | None] = mapped_column(String(1000))
 
 
 class RuleState(Base):

@@ -1,19 +1,22 @@
-"""Organisation: administrative units, departments, roles, users and machine tokens."""
+"""Organisation: administrative units, departments, roles and users (machine tokens: engine.tokens)."""
 
 from __future__ import annotations
 
 import json
+import re
+import secrets
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from engine import audit, passwords, sessions
 from engine.db import utcnow
-from engine.errors import N_, Conflict, Invalid, NotFound
-from engine.models import ROLES, ApiToken, Department, Role, Unit, User
-from engine.security import hash_password, new_token, spend_password_check, token_digest, verify_password
+from engine.errors import N_, Conflict, Forbidden, Invalid, NotFound
+from engine.models import ROLES, Department, Role, Unit, User
+from engine.security import hash_password, spend_password_check, verify_password
 
 DATA = Path(__file__).parent / "data"
 ROLE_NAMES = {
@@ -23,6 +26,9 @@ ROLE_NAMES = {
     "designer": ("Thiết kế quy trình", "Process designer"),
     "admin": ("Quản trị hệ thống", "Administrator"),
 }
+DEPARTMENT_KINDS = ("agency", "commune")  # a sở/ban/ngành of the province; a commune's or ward's UBND
+DEPARTMENT_CODE = re.compile(r"[A-Z0-9][A-Z0-9_.-]{0,39}")
+EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
 
 
 @dataclass(frozen=True)
@@ -33,6 +39,10 @@ class Principal:
     role: str
     department_id: int | None = None
     user_id: int | None = None
+    # A token's (engine.scopes): what it may do, and the sources it may send events for (None: any).
+    scopes: frozenset[str] | None = None
+    sources: tuple[str, ...] | None = None
+    token_id: int | None = None
 
     @property
     def is_person(self) -> bool:
@@ -93,27 +103,85 @@ def check_role(role: str) -> None:
         raise Invalid(N_("Unknown role %(role)s; use one of: %(roles)s"), role=role, roles=", ".join(ROLES))
 
 
-def add_user(session: Session, username: str, role: str, password: str, *, department_code: str | None = None,
-             full_name: str = "", actor: str = "system", kiosk: bool = False) -> User:
+def temporary_password(username: str = "", full_name: str = "") -> str:
+    """A random password that the policy accepts, for an administrator to hand over once."""
+    while True:
+        made = secrets.token_urlsafe(12)
+        if not passwords.problems(made, username=username, full_name=full_name):
+            return made
+
+
+def _profile(role: str, department_code: str | None, full_name: str, email: str | None) -> tuple[str, str | None]:
+    """Check what an administrator gives of a person; returns the name and e-mail address as kept."""
     check_role(role)
+    if role == "officer" and not department_code:
+        raise Invalid(N_("An officer belongs to a department: choose one"), code="department_required")
+    full_name = full_name.strip()
+    if len(full_name) > 200:
+        raise Invalid(N_("A name has at most 200 characters"))
+    email = (email or "").strip() or None
+    if email is not None and (len(email) > 200 or not EMAIL.fullmatch(email)):
+        raise Invalid(N_("%(email)s is not an e-mail address"), code="invalid_email", email=email)
+    return full_name, email
+
+
+def add_user(session: Session, username: str, role: str, password: str, *, department_code: str | None = None,
+             full_name: str = "", actor: str = "system", kiosk: bool = False, email: str | None = None,
+             must_change_password: bool = False) -> User:
     username = username.strip()
     if not username or len(username) > 80:
         raise Invalid(N_("A user name has 1 to 80 characters"))
-    if role == "officer" and not department_code:
-        raise Invalid(N_("An officer belongs to a department: give one (--department CODE)"),
-                      code="department_required")
+    full_name, email = _profile(role, department_code, full_name, email)
     passwords.check(password, username=username, full_name=full_name)
     if session.scalar(select(User).where(User.username == username)) is not None:
         raise Conflict(N_("The user %(name)s already exists"), name=username)
     dept = department_by_code(session, department_code) if department_code else None
     user = User(username=username, role_code=role, password_hash=hash_password(password),
                 department_id=dept.id if dept else None, full_name=full_name or username, kiosk=kiosk,
-                password_changed_at=utcnow())
+                email=email, must_change_password=must_change_password, password_changed_at=utcnow())
     session.add(user)
     session.flush()
     audit.record(session, actor, "user.created", "user", user.id, username=username, role=role,
-                 department=department_code, kiosk=kiosk)
+                 department=department_code, kiosk=kiosk, full_name=user.full_name, email=email,
+                 must_change_password=must_change_password)
     return user
+
+
+def _keep_an_administrator(session: Session, user: User) -> None:
+    """Refuse to deactivate or demote the last active administrator: nobody could manage the users after."""
+    if user.role_code != "admin" or not user.active:
+        return
+    others = session.scalar(select(func.count()).select_from(User).where(
+        User.role_code == "admin", User.active.is_(True), User.id != user.id)) or 0
+    if not others:
+        raise Conflict(N_("%(name)s is the last active administrator: make another administrator first"),
+                       code="last_admin", name=user.username)
+
+
+def update_user(session: Session, user: User, *, full_name: str, role: str, department_code: str | None,
+                kiosk: bool, email: str | None, actor: str) -> dict[str, list[Any]]:
+    """An administrator changes a person's name, role, department, kiosk mark or e-mail address; returns what
+    changed ({field: [before, after]}), audited. A new role, department or kiosk mark changes what the person may
+    do: every session of theirs ends, and they sign in again with their new rights."""
+    full_name, email = _profile(role, department_code, full_name, email)
+    dept = department_by_code(session, department_code) if department_code else None
+    full_name = full_name or user.username
+    before: dict[str, Any] = {"full_name": user.full_name, "role": user.role_code,
+                              "department": user.department.code if user.department else None,
+                              "kiosk": user.kiosk, "email": user.email}
+    after: dict[str, Any] = {"full_name": full_name, "role": role, "department": dept.code if dept else None,
+                             "kiosk": kiosk, "email": email}
+    changes = {k: [before[k], after[k]] for k in before if before[k] != after[k]}
+    if not changes:
+        return changes
+    if "role" in changes:
+        _keep_an_administrator(session, user)
+    user.full_name, user.role_code, user.kiosk, user.email = full_name, role, kiosk, email
+    user.department_id, user.department = (dept.id if dept else None), dept
+    audit.record(session, actor, "user.updated", "user", user.id, username=user.username, changes=changes)
+    if changes.keys() & {"role", "department", "kiosk"}:
+        sessions.end_all(session, user.id, reason="rights_changed", actor=actor)
+    return changes
 
 
 def authenticate(session: Session, username: str, password: str) -> User | None:
@@ -147,10 +215,15 @@ def reset_password(session: Session, user: User, temporary: str, *, actor: str) 
     sessions.end_all(session, user.id, reason="password_reset", actor=actor)
 
 
-def set_active(session: Session, user: User, active: bool, *, actor: str) -> None:
-    """Deactivate (every session ends at once) or reactivate a person."""
+def set_active(session: Session, user: User, active: bool, *, actor: str, by_user_id: int | None = None) -> None:
+    """Deactivate (every session ends at once) or reactivate a person. The last active administrator stays, and
+    nobody deactivates themselves (``by_user_id``: the person acting)."""
     if user.active == active:
         return
+    if not active:
+        _keep_an_administrator(session, user)
+        if by_user_id == user.id:
+            raise Forbidden(N_("You cannot deactivate yourself"))
     user.active = active
     audit.record(session, actor, "user.reactivated" if active else "user.deactivated", "user", user.id,
                  username=user.username)
@@ -158,39 +231,61 @@ def set_active(session: Session, user: User, active: bool, *, actor: str) -> Non
         sessions.end_all(session, user.id, reason="deactivated", actor=actor)
 
 
+def _unit(session: Session, unit_code: str | None) -> Unit | None:
+    if not unit_code:
+        return None
+    unit = session.scalar(select(Unit).where(Unit.code == unit_code))
+    if unit is None:
+        raise NotFound(N_("No unit with code %(unit)s"), unit=unit_code)
+    return unit
+
+
+def _department_fields(name: str, name_en: str, kind: str) -> tuple[str, str]:
+    name, name_en = name.strip(), name_en.strip()
+    if not name or len(name) > 250 or len(name_en) > 250:
+        raise Invalid(N_("A department's name has 1 to 250 characters"), code="invalid_department")
+    if kind not in DEPARTMENT_KINDS:
+        raise Invalid(N_("Unknown kind of department %(kind)s; use one of: %(kinds)s"), code="invalid_department",
+                      kind=kind, kinds=", ".join(DEPARTMENT_KINDS))
+    return name, name_en or name
+
+
+def create_department(session: Session, code: str, *, name: str, name_en: str = "", kind: str = "agency",
+                      unit_code: str | None = None, actor: str) -> Department:
+    """A new department. Its code is how processes, rules and tasks name it, so it is kept once made."""
+    code = code.strip().upper()
+    if not DEPARTMENT_CODE.fullmatch(code):
+        raise Invalid(N_("A department's code has 1 to 40 letters, digits, dots, dashes or underscores (SO-YT)"),
+                      code="invalid_department")
+    name, name_en = _department_fields(name, name_en, kind)
+    if session.scalar(select(Department).where(Department.code == code)) is not None:
+        raise Conflict(N_("The department %(dept)s already exists"), dept=code)
+    unit = _unit(session, unit_code)
+    dept = Department(code=code, name=name, name_en=name_en, kind=kind, unit_id=unit.id if unit else None)
+    session.add(dept)
+    session.flush()
+    audit.record(session, actor, "department.created", "department", dept.id, code=code, name=name,
+                 name_en=name_en, kind=kind, unit=unit.code if unit else None)
+    return dept
+
+
+def update_department(session: Session, dept: Department, *, name: str, name_en: str, kind: str,
+                      unit_code: str | None, actor: str) -> dict[str, list[Any]]:
+    """Rename a department, change its kind or its unit; returns what changed ({field: [before, after]})."""
+    name, name_en = _department_fields(name, name_en, kind)
+    unit = _unit(session, unit_code)
+    old_unit = session.get(Unit, dept.unit_id) if dept.unit_id else None
+    before = {"name": dept.name, "name_en": dept.name_en, "kind": dept.kind,
+              "unit": old_unit.code if old_unit else None}
+    after = {"name": name, "name_en": name_en, "kind": kind, "unit": unit.code if unit else None}
+    changes = {k: [before[k], after[k]] for k in before if before[k] != after[k]}
+    if changes:
+        dept.name, dept.name_en, dept.kind, dept.unit_id = name, name_en, kind, unit.id if unit else None
+        audit.record(session, actor, "department.updated", "department", dept.id, code=dept.code, changes=changes)
+    return changes
+
+
 def principal_for(user: User) -> Principal:
     return Principal(name=user.username, role=user.role_code, department_id=user.department_id, user_id=user.id)
 
 
-def create_token(session: Session, name: str, role: str, *, department_code: str | None = None,
-                 actor: str = "system") -> str:
-    """Make a bearer token for a machine; returns the token, which is shown once and never stored."""
-    check_role(role)
-    dept = department_by_code(session, department_code) if department_code else None
-    token = new_token()
-    row = ApiToken(name=name, role_code=role, department_id=dept.id if dept else None,
-                   token_hash=token_digest(token))
-    session.add(row)
-    session.flush()
-    audit.record(session, actor, "token.created", "api_token", row.id, name=name, role=role)
-    return token
-
-
-def revoke_tokens(session: Session, name: str, actor: str = "system") -> int:
-    """Revoke every live token of that name; returns how many."""
-    rows = list(session.scalars(select(ApiToken).where(ApiToken.name == name, ApiToken.revoked_at.is_(None))))
-    if not rows:
-        raise NotFound(N_("No live token named %(name)s"), name=name)
-    now = utcnow()
-    for row in rows:
-        row.revoked_at = now
-        audit.record(session, actor, "token.revoked", "api_token", row.id, name=name)
-    return len(rows)
-
-
-def principal_for_token(session: Session, token: str) -> Principal | None:
-    row = session.scalar(select(ApiToken).where(ApiToken.token_hash == token_digest(token),
-                                                ApiToken.revoked_at.is_(None)))
-    if row is None:
-        return None
-    return Principal(name=f"token:{row.name}", role=row.role_code, department_id=row.department_id)

@@ -6,7 +6,7 @@ import pytest
 
 from engine import jobs
 from engine.db import transaction
-from engine.org import create_token
+from engine.tokens import create_token
 from tests import factories
 from tests.conftest import ROOT
 from tests.test_api import assert_error, bearer
@@ -54,6 +54,7 @@ def test_an_officer_of_another_department_cannot_read_the_cap_of_an_alert(client
     alert_id = _alert(client)  # not yet routed to a department: officers do not see it
     officer = factories.user("officer", "SO-XD")
     with transaction() as s:
-        officer_token = create_token(s, "xd-officer-bot", "officer", department_code="SO-XD")
+        officer_token = create_token(s, "xd-officer-bot", "officer", department_code="SO-XD",
+                                     scope_list=["alerts:read"])
     assert officer.department_id is not None
     assert_error(client.get(f"/api/v1/alerts/{alert_id}/cap", headers=bearer(officer_token)), 404, "not_found")

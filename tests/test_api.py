@@ -251,7 +251,7 @@ def test_revoked_token_is_refused(client, tmp_path) -> None:
     from tests.conftest import ioc
 
     env = dict(__import__("os").environ)
-    tok = ioc("token", "create", "gateway-x", "--role", "operator", env=env).stdout.strip()
+    tok = ioc("token", "create", "gateway-x", "--role", "operator", "--scope", "alerts:read", env=env).stdout.strip()
     assert client.get("/api/v1/alerts", headers=bearer(tok)).status_code == 200
     assert "1 token(s)" in ioc("token", "revoke", "gateway-x", env=env).stdout
     assert_error(client.get("/api/v1/alerts", headers=bearer(tok)), 401)

@@ -24,14 +24,15 @@ def test_an_officer_uploads_figures_and_a_leader_reads_them_against_the_plan(ser
                                    ("lanhdao", "leader", "VP-UBND", "Lê Thị Bình")):
         ioc("user", "add", name, "--role", role, "--department", dept, "--password", PASSWORD, "--full-name", full,
             env=server.env)
-    admin = ioc("token", "create", "setup", "--role", "admin", env=server.env).stdout.strip()
+    admin = ioc("token", "create", "setup", "--role", "admin", "--scope", "sources:write", env=server.env).stdout.strip()
     headers = {"Authorization": f"Bearer {admin}"}
     r = requests.post(f"{server.base}/api/v1/sources", headers=headers, json={
         "name": "so-tai-chinh", "kind": "spreadsheet", "title": "Sở Tài chính — thu ngân sách theo tháng",
         "config": {"period": "month", "indicators": [{"code": "budget_revenue", "column": "Thu ngân sách (tỷ đồng)"}]}})
     assert r.status_code == 201, r.text
     year = datetime.now().year
-    leader_token = ioc("token", "create", "plan", "--role", "leader", env=server.env).stdout.strip()
+    leader_token = ioc("token", "create", "plan", "--role", "leader", "--scope", "indicators:write",
+                       env=server.env).stdout.strip()
     r = requests.put(f"{server.base}/api/v1/indicators/budget_revenue/targets",
                      headers={"Authorization": f"Bearer {leader_token}"}, json={"targets": {str(year): 3000}})
     assert r.status_code == 200, r.text

@@ -20,7 +20,8 @@ pytestmark = pytest.mark.browser  # runs once, against the embedded default (the
 def test_the_air_quality_monitor_shows_stations_by_aqi_and_a_stations_limits(server: Server, browser) -> None:  # noqa: F811
     ioc("user", "add", "trucban", "--role", "operator", "--department", "TT-IOC", "--password", PASSWORD,
         "--full-name", "Trực ban IOC", env=server.env)
-    token = ioc("token", "create", "tram-quan-trac", "--role", "operator", env=server.env).stdout.strip()
+    token = ioc("token", "create", "tram-quan-trac", "--role", "operator", "--scope",
+                "events:write,alerts:read,instances:read", env=server.env).stdout.strip()
     headers = {"Authorization": f"Bearer {token}"}
     r = requests.post(f"{server.base}/api/v1/events", headers=headers, json={"events": backlog(random.Random(3))})
     assert r.status_code == 202 and not r.json()["errors"], r.text

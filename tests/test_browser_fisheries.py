@@ -19,7 +19,8 @@ pytestmark = pytest.mark.browser  # runs once, against the embedded default (the
 def test_the_fisheries_monitor_shows_thousands_of_vessels_and_replays_a_track(server: Server, browser) -> None:  # noqa: F811
     ioc("user", "add", "trucban", "--role", "operator", "--department", "TT-IOC", "--password", PASSWORD,
         "--full-name", "Trực ban IOC", env=server.env)
-    token = ioc("token", "create", "vms", "--role", "operator", env=server.env).stdout.strip()
+    token = ioc("token", "create", "vms", "--role", "operator", "--scope", "entities:write,alerts:read",
+                env=server.env).stdout.strip()
     headers = {"Authorization": f"Bearer {token}"}
     rnd = random.Random(4)
     registry = [{"code": f"TH-{90000 + i}-TS", "name": f"TH-{90000 + i}-TS", "length_m": rnd.choice([15.5, 16.5, 22]),

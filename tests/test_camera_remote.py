@@ -17,7 +17,8 @@ from tests.test_browser import wait_for
 
 @pytest.mark.once  # events through the API on PostgreSQL: test_api
 def test_a_runner_elsewhere_reports_through_the_api(server: Server, tmp_path: Path) -> None:
-    token = ioc("token", "create", "camera-node-2", "--role", "operator", env=server.env).stdout.strip()
+    token = ioc("token", "create", "camera-node-2", "--role", "operator", "--scope",
+                "cameras:read,cameras:write,events:write,traffic:read,alerts:read", env=server.env).stdout.strip()
     api = requests.Session()
     api.headers["Authorization"] = f"Bearer {token}"
     made = api.post(f"{server.base}/api/v1/cameras",

@@ -82,7 +82,8 @@ def test_event_to_closed_incident_over_http(server: Server) -> None:
 
 
 def test_live_stream_sends_a_snapshot_then_changes(server: Server) -> None:
-    token = ioc("token", "create", "gw", "--role", "operator", env=server.env).stdout.strip()
+    token = ioc("token", "create", "gw", "--role", "operator", "--scope", "events:write,stream:read",
+                env=server.env).stdout.strip()
     auth = {"Authorization": f"Bearer {token}"}
     with requests.get(f"{server.base}/api/v1/stream", headers=auth, stream=True, timeout=30) as stream:
         assert stream.headers["Content-Type"].startswith("text/event-stream")

@@ -12,11 +12,11 @@ from flask_wtf.csrf import CSRFError, validate_csrf
 from sqlalchemy.exc import SQLAlchemyError
 from wtforms import ValidationError
 
-from engine import sessions
+from engine import scopes, sessions, tokens
 from engine.db import transaction, utcnow
 from engine.errors import N_, EngineError, Forbidden
 from engine.models import User
-from engine.org import Principal, principal_for, principal_for_token
+from engine.org import Principal, principal_for
 from web.db import db, lookup_db
 
 log = logging.getLogger(__name__)
@@ -47,7 +47,7 @@ def current_user() -> User | None:
     return result
 
 
-OWN_PASSWORD_PATH = "/api/v1/users/me/password"
+OWN_PASSWORD_PATH = "/api/v1/users/me/password"  # noqa: S105 - a path, not a password
 STREAM_PATH = "/api/v1/stream"  # not a person's activity: a page left open must not keep its session alive
 
 
@@ -64,6 +64,16 @@ def _touch(session_id: int, now: object) -> None:
     except SQLAlchemyError as exc:  # the use is noted next minute; the request goes on
         log.warning("could not note the use of session %s: %s", session_id, exc.__class__.__name__)
         db().rollback()
+
+
+def _note_token_use(principal: Principal) -> None:
+    """A token's last use, noted (and audited) at most every few minutes, in a short transaction of its own."""
+    try:
+        with transaction() as s:
+            tokens.note_use(s, principal.token_id, principal.name[len("token:"):], address=request.remote_addr,
+                            now=utcnow())  # type: ignore[arg-type]
+    except SQLAlchemyError as exc:
+        log.warning("could not note the use of token %s: %s", principal.token_id, exc.__class__.__name__)
 
 
 def check_person(user: User) -> None:
@@ -83,9 +93,13 @@ def current_principal() -> Principal | None:
     principal: Principal | None = None
     if header.lower().startswith("bearer "):
         with lookup_db() as session_:
-            principal = principal_for_token(session_, header[7:].strip())
+            row = tokens.lookup(session_, header[7:].strip()[:200])
+            principal = tokens.principal_of(row) if row is not None else None
+            note = row is not None and tokens.needs_note(row, utcnow())
         if principal is None:
-            raise Unauthorized("The bearer token is not valid")
+            raise Unauthorized("The bearer token is not valid, or has expired or been revoked")
+        if note:
+            _note_token_use(principal)
     else:
         user = current_user()
         if user is not None:
@@ -106,8 +120,24 @@ def _check_csrf_for_cookie() -> None:
                           code="csrf_failed") from exc
 
 
-def api_auth(*roles: str) -> Callable[[F], F]:
-    """API endpoints: a principal of one of ``roles`` (any role when none are named)."""
+AUTO = "auto"  # the scope of the endpoint's area and method (engine.scopes.needed)
+
+
+def check_scope(principal: Principal, scope: str | None) -> None:
+    """A token may do only what one of its scopes names; an endpoint without a scope is for people only."""
+    if principal.scopes is None:
+        return
+    needed = scopes.needed(request.blueprint, request.method) if scope == AUTO else scope
+    if needed is None:
+        raise Forbidden(N_("Only a person may do this, not a token"), code="token_not_allowed")
+    if needed not in principal.scopes:
+        raise Forbidden(N_("This token lacks the scope %(scope)s"), code="scope_missing", scope=needed,
+                        details={"needed": needed})
+
+
+def api_auth(*roles: str, scope: str | None = AUTO) -> Callable[[F], F]:
+    """API endpoints: a principal of one of ``roles`` (any role when none are named); a token also needs the
+    endpoint's scope (by default its area's ``read`` or ``write``; ``scope=None``: people only)."""
     allowed = roles or ALL_ROLES
 
     def decorate(fn: F) -> F:
@@ -117,6 +147,7 @@ def api_auth(*roles: str) -> Callable[[F], F]:
             if principal is None:
                 raise Unauthorized("Log in, or send a bearer token")
             _check_csrf_for_cookie()
+            check_scope(principal, scope)
             if principal.role not in allowed:
                 raise Forbidden("Your role may not do this")
             return fn(*args, **kwargs)

@@ -119,17 +119,27 @@ def _cmd_user_sign_out(args: argparse.Namespace) -> int:
 
 def _cmd_token_create(args: argparse.Namespace) -> int:
     from engine.db import transaction
-    from engine.org import create_token
+    from engine.tokens import create_token
 
     with transaction() as session:
-        token = create_token(session, args.name, args.role, department_code=args.department, actor="cli")
+        token = create_token(session, args.name, args.role, department_code=args.department, actor="cli",
+                             scope_list=[s for part in args.scope or ["events:write"] for s in part.split(",") if s],
+                             sources=args.source or None, days=None if args.no_expiry else args.days)
     print(token)
+    return 0
+
+
+def _cmd_token_scopes(_args: argparse.Namespace) -> int:
+    from engine.scopes import SCOPES
+
+    for name, meaning in SCOPES.items():
+        print(f"{name:<18} {meaning}")
     return 0
 
 
 def _cmd_token_revoke(args: argparse.Namespace) -> int:
     from engine.db import transaction
-    from engine.org import revoke_tokens
+    from engine.tokens import revoke_tokens
 
     with transaction() as session:
         count = revoke_tokens(session, args.name, actor="cli")
@@ -561,6 +571,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("name")
     p.add_argument("--role", required=True)
     p.add_argument("--department")
+    p.add_argument("--scope", action="append", help="what it may do, e.g. events:write or alerts:read (repeat, or "
+                                                     "separate by commas; default events:write); `ioc token scopes`")
+    p.add_argument("--source", action="append", help="events:write for this source only (repeat for more)")
+    p.add_argument("--days", type=int, default=365, help="it expires after this many days (default 365)")
+    p.add_argument("--no-expiry", action="store_true", help="it does not expire")
+    add("scopes", _cmd_token_scopes, "list the scopes a token may have", token)
     p = add("revoke", _cmd_token_revoke, "revoke the tokens of that name", token)
     p.add_argument("name")
 

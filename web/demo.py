@@ -13,7 +13,8 @@ from sqlalchemy import select
 from engine.config import settings
 from engine.db import transaction
 from engine.models import User
-from engine.org import add_user, create_token
+from engine.org import add_user
+from engine.tokens import create_token
 from web.server import serve
 
 DEMO_USERS = (  # user name, role, department, full name
@@ -106,7 +107,8 @@ def run_demo(host: str, port: int, simulate: bool = True) -> int:
         if not simulate:
             return []
         with transaction() as session:
-            token = create_token(session, f"demo-simulator-{secrets.token_hex(2)}", "operator", actor="demo")
+            token = create_token(session, f"demo-simulator-{secrets.token_hex(2)}", "operator", actor="demo",
+                                 scope_list=["events:write", "entities:write"])
         code = ("import sys; from connectors.simulator import run; "
                 "run(sys.argv[1], sys.argv[2], float(sys.argv[3]))")
         interval = os.environ.get("IOC_DEMO_INTERVAL", "5")

@@ -30,6 +30,7 @@ def init_app(app: Flask, csrf: CSRFProtect) -> IocApi:
         sources,
         stream,
         tasks,
+        tokens,
         traffic,
     )
 
@@ -64,7 +65,7 @@ def init_app(app: Flask, csrf: CSRFProtect) -> IocApi:
             raise NotJson("Send the body as JSON (Content-Type: application/json)",
                           details={"content_type": request.mimetype})
     for module in (events, alerts, tasks, instances, directives, messages, processes, org, stream, notifications,
-                   indicators, sources, entities, traffic, cameras):
+                   indicators, sources, entities, traffic, cameras, tokens):
         # The API checks CSRF itself, for cookie sessions only (X-CSRFToken); bearer tokens need none.
         csrf.exempt(module.blp)
         api.register_blueprint(module.blp, url_prefix=f"/api/v1{module.PREFIX}")

@@ -41,7 +41,7 @@ class Events(MethodView):
         session = db()
         # up to 1,000 events: many small objects, no cycles (engine.bulk); on SQLite, evaluation waits (engine.intake)
         with paused_gc(), intake.bulk_intake(len(batch["events"])):
-            incoming, errors = checked_events(session, batch["events"])
+            incoming, errors = checked_events(session, batch["events"], principal().sources)
             if not incoming:
                 raise Invalid(N_("No event of the batch is valid"), details={"events": errors})
             result = ingest_events(session, incoming, principal().name)
@@ -74,14 +74,19 @@ class Requeue(MethodView):
         return {"requeued": len(ids), "ids": ids}
 
 
-def checked_events(session: Session, raw: list[Any]) -> tuple[list[IncomingEvent], list[dict[str, Any]]]:
-    """The valid events of a batch, and for each invalid one its index, field and reason."""
+def checked_events(session: Session, raw: list[Any], sources: tuple[str, ...] | None = None
+                   ) -> tuple[list[IncomingEvent], list[dict[str, Any]]]:
+    """The valid events of a batch, and for each invalid one its index, field and reason. A token limited to
+    some ``sources`` sends only theirs."""
     good: list[tuple[int, IncomingEvent]] = []
     errors: list[dict[str, Any]] = []
     for index, item in enumerate(raw):
         event, problems = check_event(item)
         if event is None:
             errors.extend({"index": index, "field": field, "reason": reason} for field, reason in problems)
+        elif sources is not None and event.source not in sources:
+            errors.append({"index": index, "field": "source",
+                           "reason": f"this token may send events of {', '.join(sources)} only"})
         else:
             good.append((index, event))
     named = {e.unit for _i, e in good if e.unit}

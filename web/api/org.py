@@ -1,9 +1,8 @@
-"""Units, departments and users: read; an administrator deactivates a person, resets a password, ends a
-person's sessions; a person changes their own password."""
+"""Units, departments and users: read; an administrator creates and edits people and departments, deactivates a
+person, resets a password, ends a person's sessions; a person changes their own password."""
 
 from __future__ import annotations
 
-import secrets
 from typing import Any
 
 from flask import g
@@ -11,11 +10,13 @@ from flask.views import MethodView
 from flask_smorest import Blueprint
 from sqlalchemy import func, select
 
-from engine import sessions
+from engine import org, sessions
 from engine.errors import N_, Forbidden, NotFound
 from engine.models import Department, Unit, User, UserSession
 from engine.org import change_password, reset_password, set_active
 from web.api.schemas import (
+    DepartmentChange,
+    DepartmentIn,
     DepartmentOut,
     Page,
     PasswordChange,
@@ -24,6 +25,8 @@ from web.api.schemas import (
     TemporaryPassword,
     UnitOut,
     UserChange,
+    UserCreated,
+    UserIn,
     UserOut,
 )
 from web.auth import api_auth, current_user, principal
@@ -58,16 +61,57 @@ class Departments(MethodView):
             stmt = stmt.where(Department.kind == args["kind"])
         return list(db().scalars(stmt.limit(args["limit"]).offset(args["offset"])))
 
+    @api_auth("admin", scope=None)
+    @blp.arguments(DepartmentIn)
+    @blp.response(201, DepartmentOut)
+    def post(self, args: dict[str, Any]) -> Department:
+        """Add a department (administrators). Its code is kept once made: processes, rules and tasks name it."""
+        dept = org.create_department(db(), args["code"], name=args["name"], name_en=args["name_en"],
+                                     kind=args["kind"], unit_code=args["unit"], actor=principal().name)
+        db().commit()
+        return dept
+
+
+@blp.route("/departments/<int(max=2147483647):department_id>")
+class OneDepartment(MethodView):
+    @api_auth("admin", scope=None)
+    @blp.arguments(DepartmentChange)
+    @blp.response(200, DepartmentOut)
+    def patch(self, args: dict[str, Any], department_id: int) -> Department:
+        """Rename a department, change its kind or its unit (administrators); the fields left out stay."""
+        dept = db().get(Department, department_id)
+        if dept is None:
+            raise NotFound(N_("No department with id %(id)s"), id=department_id)
+        unit = args["unit"] if "unit" in args else (dept.unit.code if dept.unit else None)
+        org.update_department(db(), dept, name=args.get("name", dept.name), name_en=args.get("name_en", dept.name_en),
+                              kind=args.get("kind", dept.kind), unit_code=unit, actor=principal().name)
+        db().commit()
+        return dept
+
 
 @blp.route("/users")
 class Users(MethodView):
-    @api_auth("admin")
+    @api_auth("admin", scope=None)
     @blp.arguments(Page, location="query")
     @blp.response(200, UserOut(many=True))
     def get(self, args: dict[str, Any]) -> list[User]:
         """Users (administrators only)."""
         stmt = select(User).order_by(User.id).limit(args["limit"]).offset(args["offset"])
         return list(db().scalars(stmt))
+
+    @api_auth("admin", scope=None)
+    @blp.arguments(UserIn)
+    @blp.response(201, UserCreated)
+    def post(self, args: dict[str, Any]) -> dict[str, Any]:
+        """Add a person (administrators). Without `password`, a temporary one is made and returned this once (never
+        stored in clear): the person chooses their own at the first login. An officer must have a department."""
+        made = args["password"] is None
+        password = org.temporary_password(args["username"], args["full_name"]) if made else args["password"]
+        user = org.add_user(db(), args["username"], args["role"], password, department_code=args["department"],
+                            full_name=args["full_name"], kiosk=args["kiosk"], email=args["email"],
+                            must_change_password=made, actor=principal().name)
+        db().commit()
+        return {"user": user, "temporary_password": password if made else None}
 
 
 def _user(user_id: int) -> User:
@@ -84,23 +128,30 @@ def _live_count(user_id: int) -> int:
 
 @blp.route("/users/<int(max=2147483647):user_id>")
 class OneUser(MethodView):
-    @api_auth("admin")
+    @api_auth("admin", scope=None)
     @blp.arguments(UserChange)
     @blp.response(200, UserOut)
     def patch(self, args: dict[str, Any], user_id: int) -> User:
-        """Deactivate (every session of theirs ends at once) or reactivate a person (administrators)."""
+        """Change a person's name, role, department, kiosk mark or e-mail address; deactivate (every session of
+        theirs ends at once) or reactivate them (administrators). The fields left out stay. A new role, department
+        or kiosk mark ends their sessions too; the last active administrator is neither demoted nor deactivated."""
         user = _user(user_id)
+        profile = {"full_name", "role", "department", "kiosk", "email"}
+        if profile & args.keys():
+            current = user.department.code if user.department else None
+            org.update_user(db(), user, full_name=args.get("full_name", user.full_name),
+                            role=args.get("role", user.role_code), department_code=args.get("department", current),
+                            kiosk=args.get("kiosk", user.kiosk), email=args.get("email", user.email),
+                            actor=principal().name)
         if "active" in args:
-            if not args["active"] and user.id == principal().user_id:
-                raise Forbidden(N_("You cannot deactivate yourself"))
-            set_active(db(), user, args["active"], actor=principal().name)
+            set_active(db(), user, args["active"], actor=principal().name, by_user_id=principal().user_id)
         db().commit()
         return user
 
 
 @blp.route("/users/<int(max=2147483647):user_id>/password-reset")
 class UserPasswordReset(MethodView):
-    @api_auth("admin")
+    @api_auth("admin", scope=None)
     @blp.arguments(PasswordReset)
     @blp.response(200, TemporaryPassword)
     def post(self, args: dict[str, Any], user_id: int) -> dict[str, Any]:
@@ -108,7 +159,7 @@ class UserPasswordReset(MethodView):
         at their next login. Without `password`, one is made and returned once (never stored in clear)."""
         user = _user(user_id)
         made = args.get("password") is None
-        temporary = secrets.token_urlsafe(12) if made else args["password"]
+        temporary = org.temporary_password(user.username, user.full_name) if made else args["password"]
         live = _live_count(user.id)
         reset_password(db(), user, temporary, actor=principal().name)
         db().commit()
@@ -117,7 +168,7 @@ class UserPasswordReset(MethodView):
 
 @blp.route("/users/<int(max=2147483647):user_id>/sessions/end")
 class UserSessionsEnd(MethodView):
-    @api_auth("admin")
+    @api_auth("admin", scope=None)
     @blp.response(200, SessionsEnded)
     def post(self, user_id: int) -> dict[str, Any]:
         """Sign a person out everywhere (administrators): every session of theirs ends at once."""
@@ -129,7 +180,7 @@ class UserSessionsEnd(MethodView):
 
 @blp.route("/users/me/password")
 class MyPassword(MethodView):
-    @api_auth()
+    @api_auth(scope=None)
     @blp.arguments(PasswordChange)
     @blp.response(200, SessionsEnded)
     def post(self, args: dict[str, Any]) -> dict[str, Any]:
