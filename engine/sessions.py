@@ -136,3 +136,18 @@ def live_sessions(session: Session, user_id: int) -> list[UserSession]:
                                                      UserSession.revoked_at.is_(None))
                            .order_by(UserSession.last_seen_at.desc()))
     return [r for r in rows if user is not None and is_valid(r, user, now)]
+
+
+def live_counts(session: Session, users: list[User]) -> dict[int, int]:
+    """How many valid sessions each of these people has (the administrators' list of users)."""
+    now = utcnow()
+    by_id = {u.id: u for u in users}
+    counts = dict.fromkeys(by_id, 0)
+    if not by_id:
+        return counts
+    rows = session.scalars(select(UserSession).where(UserSession.user_id.in_(by_id), UserSession.revoked_at.is_(None),
+                                                     UserSession.expires_at > now))
+    for row in rows:
+        if is_valid(row, by_id[row.user_id], now):
+            counts[row.user_id] += 1
+    return counts

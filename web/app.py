@@ -13,6 +13,7 @@ from flask_wtf.csrf import CSRFProtect
 from engine.config import REPO_ROOT, settings
 from web import (
     account_pages,
+    admin_pages,
     alert_pages,
     api,
     cockpit_pages,
@@ -69,6 +70,7 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     app.register_blueprint(traffic_pages.bp)
     app.register_blueprint(cockpit_pages.bp)
     app.register_blueprint(account_pages.bp)
+    app.register_blueprint(admin_pages.bp)
     api.init_app(app, csrf)
 
     @app.route("/static/vendor/<package>/<path:filename>", endpoint="pages_vendor")

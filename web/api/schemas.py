@@ -344,10 +344,28 @@ class UnitOut(Schema):
 
 
 class DepartmentOut(Schema):
+    id = fields.Integer()
     code = fields.String()
     name = fields.String()
     name_en = fields.String()
     kind = fields.String()
+    unit = code_of("unit.code")
+
+
+class DepartmentIn(Strict):
+    code = fields.String(required=True, validate=validate.Length(1, 40),
+                         metadata={"description": "how processes, rules and tasks name it; kept once made"})
+    name = fields.String(required=True, validate=validate.Length(1, 250))
+    name_en = fields.String(load_default="", validate=validate.Length(max=250))
+    kind = fields.String(load_default="agency", metadata={"description": "agency (sở, ban, ngành) or commune"})
+    unit = fields.String(load_default=None, allow_none=True, metadata={"description": "a unit's code"})
+
+
+class DepartmentChange(Strict):
+    name = fields.String(validate=validate.Length(1, 250))
+    name_en = fields.String(validate=validate.Length(max=250))
+    kind = fields.String()
+    unit = fields.String(allow_none=True)
 
 
 class UserOut(Schema):
@@ -358,12 +376,37 @@ class UserOut(Schema):
     department = code_of("department.code")
     active = fields.Boolean()
     kiosk = fields.Boolean()
+    email = fields.String(allow_none=True)
     must_change_password = fields.Boolean()
     password_changed_at = fields.DateTime(allow_none=True)
 
 
+class UserCreated(Schema):
+    user = fields.Nested(UserOut)
+    temporary_password = fields.String(allow_none=True, metadata={"description": "made when no password was "
+                                                                                "given; shown this once"})
+
+
+class UserIn(Strict):
+    username = fields.String(required=True, validate=validate.Length(1, 80))
+    full_name = fields.String(load_default="", validate=validate.Length(max=200))
+    role = fields.String(required=True)
+    department = fields.String(load_default=None, allow_none=True,
+                               metadata={"description": "a department's code; an officer must have one"})
+    kiosk = fields.Boolean(load_default=False)
+    email = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=200))
+    password = fields.String(load_default=None, validate=validate.Length(max=256),
+                             metadata={"description": "without it a temporary one is made, returned once, and "
+                                                      "must be changed at the first login"})
+
+
 class UserChange(Strict):
     active = fields.Boolean()
+    full_name = fields.String(validate=validate.Length(max=200))
+    role = fields.String()
+    department = fields.String(allow_none=True)
+    kiosk = fields.Boolean()
+    email = fields.String(allow_none=True, validate=validate.Length(max=200))
 
 
 class PasswordReset(Strict):
