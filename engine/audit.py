@@ -99,7 +99,7 @@ def _head_and_ids(session: Session, count: int) -> tuple[str, list[int]]:
             {"n": count}).all()
         return rows[0][1] or GENESIS, sorted(r[0] for r in rows)
     # SQLite: this transaction holds the write lock already; ids are what SQLite would give (the last one + 1)
-    last = conn.execute(text("SELECT id, row_hash FROM audit_log ORDER BY id DESC LIMIT 1")).first()
+    last = conn.exec_driver_sql("SELECT id, row_hash FROM audit_log ORDER BY id DESC LIMIT 1").first()
     last_id, head = (last[0], last[1]) if last else (0, GENESIS)
     return head, list(range(last_id + 1, last_id + 1 + count))
 
@@ -108,7 +108,8 @@ def _head_and_ids(session: Session, count: int) -> tuple[str, list[int]]:
 def _chain_and_insert(session: Session) -> None:
     if session.in_nested_transaction() or not (entries := session.info.pop(PENDING, None)):
         return  # a savepoint's release: its entries go on with the transaction
-    session.flush()  # the transaction's other changes first, so that no row lock is awaited while holding the chain's
+    if session.connection().dialect.name == "postgresql":
+        session.flush()  # the other changes first: no row lock is then awaited while the chain's lock is held
     prev, ids = _head_and_ids(session, len(entries))
     for entry, id_ in zip(entries, ids, strict=True):
         entry.id = id_
@@ -117,8 +118,7 @@ def _chain_and_insert(session: Session) -> None:
         entry.prev_hash = prev
         entry.row_hash = prev = row_hash(id_, entry.at, entry.actor, entry.action, entry.object_type,
                                          entry.object_id, entry.instance_id, entry.details, prev)
-    session.add_all(entries)
-    session.flush()
+    session.add_all(entries)  # flushed by the commit, which goes on from here
 
 
 def allow_maintenance(conn: Connection | Session) -> None:

@@ -94,7 +94,8 @@ def test_an_alert_mails_escalates_to_a_push_and_resolves_itself(session, channel
     instance = session.get(ProcessInstance, alert.instance_id)
     assert instance.status == "completed"
     actions = [a.action for a in session.scalars(select(AuditEntry).where(AuditEntry.object_id == str(alert.id),
-                                                                        AuditEntry.object_type == "alert"))]
+                                                                        AuditEntry.object_type == "alert")
+                                                 .order_by(AuditEntry.id))]
     assert actions[:1] == ["alert.opened"] and "alert.escalated" in actions and "alert.resolved" in actions
     assert operator.user_id and leader.user_id
 
