@@ -23,6 +23,7 @@ from engine.models import Alert, Source, SourceRun
 from engine.org import Principal
 
 MANAGERS = ("admin",)
+UPLOADERS = ("admin", "operator", "officer", "leader")  # who may upload a source's file (not designers)
 RETRY_AFTER_S = (30, 120, 600, 1800, 3600)  # after 1, 2, 3, 4, 5+ failures in a row
 REPORT_LIMIT = 500
 STALE_RULE = "source-stale"

@@ -31,14 +31,15 @@ CHANNEL_LABELS = {"in_app": N_("In the app"), "webpush": N_("Browser and phone (
 def alert(alert_id: int) -> Any:
     row = visible_alert(alert_id)
     if request.method == "POST":
-        if alerts.acknowledge(db(), row, g.principal.name):
+        if alerts.acknowledge_as(db(), row, g.principal):
             db().commit()
             flash(_("You have acknowledged this alert: its escalation stops"), "ok")
         return redirect(url_for("alert_pages.alert", alert_id=alert_id))
     history = list(db().scalars(select(AuditEntry).where(AuditEntry.object_type == "alert",
                                                          AuditEntry.object_id == str(alert_id))
                                 .order_by(AuditEntry.id)))
-    return render_template("alert.html", alert=row, history=history)
+    return render_template("alert.html", alert=row, history=history,
+                           may_acknowledge=g.principal.role in alerts.ACKNOWLEDGERS)
 
 
 def _local(text: str) -> datetime:
@@ -50,7 +51,7 @@ def _local(text: str) -> datetime:
 
 
 @bp.route("/silences", methods=["GET", "POST"])
-@page_auth()
+@page_auth(post_roles=silences.MANAGERS)
 def silences_page() -> Any:
     if request.method == "POST":
         form = request.form

@@ -157,8 +157,9 @@ def api_auth(*roles: str, scope: str | None = AUTO) -> Callable[[F], F]:
     return decorate
 
 
-def page_auth(*roles: str) -> Callable[[F], F]:
-    """Pages: a logged-in person of one of ``roles``; others go to the login page."""
+def page_auth(*roles: str, post_roles: tuple[str, ...] | None = None) -> Callable[[F], F]:
+    """Pages: a logged-in person of one of ``roles``; others go to the login page. A page whose form changes
+    things names who may send it (``post_roles``): the others are refused before the form is read."""
     allowed = roles or ALL_ROLES
 
     def decorate(fn: F) -> F:
@@ -172,6 +173,8 @@ def page_auth(*roles: str) -> Callable[[F], F]:
             check_person(user)
             if user.role_code not in allowed:
                 raise Forbidden("Your role may not open this page")
+            if post_roles is not None and request.method not in SAFE_METHODS and user.role_code not in post_roles:
+                raise Forbidden(N_("Your role may not do this"))
             g.principal = principal_for(user)
             return fn(*args, **kwargs)
 

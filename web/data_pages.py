@@ -26,7 +26,7 @@ STATUS_LABELS = {"new": N_("not run yet"), "ok": N_("working"), "failing": N_("f
 
 
 @bp.route("/sources", methods=["GET", "POST"])
-@page_auth()
+@page_auth(post_roles=sources.MANAGERS)
 def sources_page() -> Any:
     problems: list[str] = []
     form = request.form
@@ -91,7 +91,7 @@ def source_settings(name: str) -> Any:
 
 
 @bp.route("/sources/<name>", methods=["GET", "POST"])
-@page_auth()
+@page_auth(post_roles=sources.UPLOADERS)
 def source_page(name: str) -> Any:
     source = sources.get(db(), name)
     report: dict[str, Any] | None = None
@@ -100,8 +100,6 @@ def source_page(name: str) -> Any:
         upload = request.files.get("file")
         if upload is None or not upload.filename:
             raise Invalid(N_("Choose a file to upload"))
-        if g.principal.role not in ("admin", "operator", "officer", "leader"):
-            raise Invalid(N_("Your role may not upload data"))
         try:
             outcome = runtime.accept(db(), source, upload.read(10 * 1024 * 1024 + 1), upload.mimetype or "",
                                      "upload", g.principal.name)

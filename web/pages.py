@@ -50,7 +50,8 @@ ACTION_LABELS = {"instance.started": N_("Process started"), "instance.completed"
                  "alert.acknowledged": N_("Alert acknowledged"), "alert.escalated": N_("Alert escalated"),
                  "alert.resolved": N_("Alert resolved: the condition cleared"), "alert.repeated": N_("Seen again"),
                  "alert.notification_silenced": N_("Notification held back by a silence"),
-                 "rules.changed": N_("Rule changed"), "rules.reverted": N_("Rule reverted")}
+                 "rules.changed": N_("Rule changed"), "rules.reverted": N_("Rule reverted"),
+                 "task.taken_over": N_("Task taken over")}
 
 
 @bp.app_context_processor
@@ -139,7 +140,7 @@ def task(task_id: int) -> Any:
     values: dict[str, Any] = {}
     if request.method == "POST":
         action = request.form.get("action")
-        if action in ("claim", "unclaim", "delegate", "comment", "draft", "attach"):
+        if action in ("claim", "unclaim", "delegate", "comment", "draft", "attach", "take_over"):
             return _task_action(task_id, action)
         values = {f["id"]: request.form.get(f["id"]) for f in row.form}
         for f in row.form:
@@ -159,9 +160,12 @@ def task(task_id: int) -> Any:
     comments = tasks.comments_for(session_, task_id, g.principal)
     files = attachments.for_task(session_, task_id, g.principal)
     can_hand_over = g.principal.role in tasks.OVERSEERS or row.assignee_id in (None, g.principal.user_id)
+    may_work = tasks.may_work(g.principal, row, session_)
+    can_take_over = g.principal.role in tasks.TAKERS and row.assignee_id != g.principal.user_id and not may_work
     return render_template("task.html", task=row, errors=errors, values=values or row.draft or {},
                            choices=_choices(), view=view, comments=comments, files=files,
-                           can_hand_over=can_hand_over), (422 if errors else 200)
+                           can_hand_over=can_hand_over, may_work=may_work, can_take_over=can_take_over
+                           ), (422 if errors else 200)
 
 
 def _task_action(task_id: int, action: str) -> Any:
@@ -173,6 +177,9 @@ def _task_action(task_id: int, action: str) -> Any:
     elif action == "unclaim":
         tasks.unclaim_task(session_, task_id, g.principal)
         message = _("The task is back in its group's inbox")
+    elif action == "take_over":
+        tasks.take_over_task(session_, task_id, g.principal, form.get("reason", ""))
+        message = _("You have taken over this task: you may complete it")
     elif action == "delegate":
         tasks.delegate_task(session_, task_id, g.principal, reason=form.get("reason", ""),
                             user=form.get("to_user") or None, department=form.get("to_department") or None)
@@ -207,8 +214,11 @@ def alerts() -> Any:
     return render_template("alerts.html", alerts=rows, status=status)
 
 
+INSTANCE_ACTORS = (*operations.OPERATORS, "leader", *versions.MIGRATORS)  # the engine checks each action's own
+
+
 @bp.route("/instances/<int:instance_id>", methods=["GET", "POST"])
-@page_auth()
+@page_auth(post_roles=INSTANCE_ACTORS)
 def instance(instance_id: int) -> Any:
     if request.method == "POST":
         action, form, who, session_ = request.form.get("action"), request.form, g.principal, db()
@@ -260,8 +270,10 @@ BLANK_BPMN = """<?xml version="1.0" encoding="UTF-8"?>
 def designer() -> Any:
     definition_id = request.args.get("definition_id", type=int)
     definition = db().get(ProcessDefinition, definition_id) if definition_id else None
+    waiting = db().scalars(select(ProcessDefinition).where(ProcessDefinition.status == registry.PENDING)
+                           .order_by(ProcessDefinition.id))
     return render_template(
-        "designer.html", definitions=registry.all_latest(db()), blank=BLANK_BPMN,
+        "designer.html", definitions=registry.all_latest(db()), pending=list(waiting), blank=BLANK_BPMN,
         xml_url=url_for("processes.Xml", definition_id=definition.id) if definition else None,
         filename=definition.filename if definition else "quy_trinh_moi.bpmn")
 

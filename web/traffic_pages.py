@@ -82,7 +82,7 @@ def evidence(name: str) -> Any:
 
 
 @bp.route("/cameras", methods=["GET", "POST"])
-@page_auth()
+@page_auth(post_roles=("admin", "operator"))
 def cameras_list() -> Any:
     """The cameras with their health; operators and administrators register new ones here."""
     if request.method == "POST":

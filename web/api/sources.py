@@ -22,7 +22,7 @@ from web.db import db
 
 PREFIX = "/sources"
 blp = Blueprint("sources", __name__, description="Data sources (connectors) and their health")
-UPLOADERS = ("admin", "operator", "officer", "leader")
+UPLOADERS = sources.UPLOADERS
 MAX_UPLOAD = 10 * 1024 * 1024
 
 
