@@ -13,6 +13,8 @@
 | IOC_LIVE_WORKFLOWS  | 2000                             | workflows kept in memory between actions  |
 | IOC_FRAME_ANCESTORS | (none: only this site)           | other origins that may frame the pages,   |
 |                     |                                  | e.g. ``https://wall.thanhhoa.gov.vn``     |
+| IOC_OIDC_*          | (none: local accounts only)      | OpenID Connect single sign-on: see        |
+|                     |                                  | ``engine/identities.py``                  |
 
 Without IOC_SECRET_KEY, outside production, the first start generates a random key and keeps it in
 ``$IOC_DATA_DIR/secret_key`` (mode 600); later starts, and the worker beside the web server, reuse it. A key

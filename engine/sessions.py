@@ -54,8 +54,10 @@ def _digest(sid: str) -> str:
     return hashlib.sha256(sid.encode()).hexdigest()
 
 
-def start(session: Session, user: User, *, address: str | None, user_agent: str | None) -> str:
-    """A new session for ``user``; returns its id for the cookie (never stored in clear)."""
+def start(session: Session, user: User, *, address: str | None, user_agent: str | None,
+          method: str = "password") -> str:
+    """A new session for ``user``, signed in by ``method`` (``password``, ``sso``); returns its id for the cookie
+    (never stored in clear)."""
     sid = secrets.token_urlsafe(32)
     now = utcnow()
     life = lifetimes(user)
@@ -65,7 +67,7 @@ def start(session: Session, user: User, *, address: str | None, user_agent: str 
     session.add(row)
     session.flush()
     audit.record(session, user.username, "user.login", "user", user.id, session_row=row.id,
-                 address=row.address)
+                 address=row.address, method=method)
     return sid
 
 

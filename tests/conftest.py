@@ -32,11 +32,13 @@ from engine import migrate, redis_conn, registry  # noqa: E402
 from engine.config import settings  # noqa: E402
 from engine.org import seed_organisation  # noqa: E402
 from engine.redis_server import EmbeddedRedis  # noqa: E402
+from tests.oidc.fixtures import oidc_provider  # noqa: E402, F401 - the single sign-on tests' provider (session)
 
 MUTABLE_TABLES = ("user_sessions", "task_candidate_users", "attachments", "task_comments", "directives",
                   "human_tasks",
                   "process_instances", "notifications", "rule_states", "silences", "push_subscriptions", "alerts",
-                  "events", "audit_log", "api_tokens", "users", "indicator_observations", "indicator_rollups",
+                  "events", "audit_log", "api_tokens", "user_identities", "users", "indicator_observations",
+                  "indicator_rollups",
                   "indicators", "source_runs", "sources", "entities", "vessel_fixes", "air_quality_hours")
 
 

@@ -26,6 +26,7 @@ from web import (
     i18n,
     pages,
     rule_pages,
+    sso,
     traffic_pages,
 )
 
@@ -71,6 +72,7 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     app.register_blueprint(cockpit_pages.bp)
     app.register_blueprint(account_pages.bp)
     app.register_blueprint(admin_pages.bp)
+    sso.init_app(app)  # OpenID Connect single sign-on, when IOC_OIDC_ISSUER is set
     api.init_app(app, csrf)
 
     @app.route("/static/vendor/<package>/<path:filename>", endpoint="pages_vendor")

@@ -1,5 +1,5 @@
 """Signing in and out with a local account: throttled (engine.login_throttle), a server-side session
-(engine.sessions), audited."""
+(engine.sessions), audited. Single sign-on (web.sso) starts the same session."""
 
 from __future__ import annotations
 
@@ -40,11 +40,18 @@ def attempt(username: str, password: str, next_url: str | None) -> Any:
     if user is None:
         return _failed(username, address)
     login_throttle.succeeded(username)
+    return start_session(user, next_url)
+
+
+def start_session(user: User, next_url: str | None, *, method: str = "password") -> Any:
+    """Sign ``user`` in (a new server-side session, audited; the cookie's other keys but the language go) and
+    send them on; ``method``: how they proved who they are (``password``, ``sso``: web.sso)."""
     lang = session.get("lang")
     session.clear()
     if lang:
         session["lang"] = lang
-    session["sid"] = sessions.start(db(), user, address=address, user_agent=request.headers.get("User-Agent"))
+    session["sid"] = sessions.start(db(), user, address=request.remote_addr or "-",
+                                    user_agent=request.headers.get("User-Agent"), method=method)
     session.permanent = True
     db().commit()
     if user.must_change_password:

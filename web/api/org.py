@@ -1,5 +1,6 @@
 """Units, departments and users: read; an administrator creates and edits people and departments, deactivates a
-person, resets a password, ends a person's sessions; a person changes their own password."""
+person, resets a password, ends a person's sessions, confirms a person's first single sign-on; a person changes
+their own password."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from flask.views import MethodView
 from flask_smorest import Blueprint
 from sqlalchemy import func, select
 
-from engine import org, sessions
+from engine import identities, org, sessions
 from engine.errors import N_, Forbidden, NotFound
 from engine.models import Department, Unit, User, UserSession
 from engine.org import change_password, reset_password, set_active
@@ -21,10 +22,12 @@ from web.api.schemas import (
     Page,
     PasswordChange,
     PasswordReset,
+    PendingUserOut,
     SessionsEnded,
     TemporaryPassword,
     UnitOut,
     UserChange,
+    UserConfirm,
     UserCreated,
     UserIn,
     UserOut,
@@ -176,6 +179,34 @@ class UserSessionsEnd(MethodView):
         count = sessions.end_all(db(), user.id, reason="signed_out_everywhere", actor=principal().name)
         db().commit()
         return {"sessions_ended": count}
+
+
+@blp.route("/users/pending")
+class PendingUsers(MethodView):
+    @api_auth("admin", scope=None)
+    @blp.response(200, PendingUserOut(many=True))
+    def get(self) -> list[dict[str, Any]]:
+        """The people whose first single sign-on waits for an administrator's confirmation (administrators), with
+        the role and department proposed from the identity service's claims."""
+        return [{"user": user, "issuer": identity.issuer, "requested_at": identity.created_at}
+                for user, identity in identities.pending(db())]
+
+
+@blp.route("/users/<int(max=2147483647):user_id>/confirm")
+class UserConfirmation(MethodView):
+    @api_auth("admin", scope=None)
+    @blp.arguments(UserConfirm)
+    @blp.response(200, UserOut)
+    def post(self, args: dict[str, Any], user_id: int) -> User:
+        """Confirm a person's first single sign-on (administrators, people only): give their final `role` and
+        `department` (the account becomes active and their next sign-on signs them in), or `link_to` their existing
+        account. Audited."""
+        user = _user(user_id)
+        target = _user(args["link_to"]) if args["link_to"] is not None else None
+        confirmed = identities.confirm(db(), user, role=args["role"], department_code=args["department"],
+                                       actor=principal().name, link_to=target)
+        db().commit()
+        return confirmed
 
 
 @blp.route("/users/me/password")

@@ -429,6 +429,22 @@ class SessionsEnded(Schema):
     sessions_ended = fields.Integer()
 
 
+class UserConfirm(Strict):
+    role = fields.String(load_default=None, metadata={"description": "the person's final role"})
+    department = fields.String(load_default=None, allow_none=True,
+                               metadata={"description": "their department's code; an officer must have one"})
+    link_to = fields.Integer(load_default=None, allow_none=True,
+                             metadata={"description": "instead: the id of the person's existing account, which "
+                                                      "their identity then signs in to (it keeps its role and "
+                                                      "department); the proposed account is removed"})
+
+
+class PendingUserOut(Schema):
+    user = fields.Nested(UserOut)
+    issuer = fields.String(metadata={"description": "the OpenID Connect provider they signed in at"})
+    requested_at = fields.DateTime(metadata={"description": "their first single sign-on"})
+
+
 class Page(Strict):
     limit = fields.Integer(load_default=200, validate=validate.Range(1, 1000))
     offset = fields.Integer(load_default=0, validate=validate.Range(0))
