@@ -125,7 +125,7 @@ EXPECTED: dict[tuple[str, str], Any] = {
         ("overview", "GET"), ("users", "GET"), ("new_user", "GET"), ("new_user", "POST"), ("edit_user", "GET"),
         ("edit_user", "POST"), ("set_active", "POST"), ("reset_password", "POST"), ("end_sessions", "POST"),
         ("departments", "GET"), ("departments", "POST"), ("edit_department", "GET"),
-        ("edit_department", "POST"))},
+        ("edit_department", "POST"), ("confirm_sign_on", "POST"))},
 }
 # What the two tokens may do (role operator): a sensor's events:write, a dashboard's alerts:read.
 TOKEN_ALLOWED = {"tok_sensor": {("events.Events", "POST")},

@@ -206,3 +206,29 @@ def test_only_administrators_reach_the_administration(app, role: str) -> None:  
            client.patch("/api/v1/departments/1", json={"name": "x"}, headers=headers)]
     assert [r.status_code for r in api] == [403] * len(api)
     assert "/admin" not in client.get("/inbox").get_data(as_text=True)
+
+
+def test_a_first_single_sign_on_is_confirmed_on_the_administration_page(app) -> None:  # type: ignore[no-untyped-def]
+    from engine.models import UserIdentity
+    from engine.org import add_user, temporary_password
+
+    with transaction() as s:
+        waiting = add_user(s, "nguyenvanb", "officer", temporary_password(), department_code="SO-NNMT",
+                           full_name="Nguyễn Văn Bình", actor="sso")
+        waiting.active = False
+        s.add(UserIdentity(user_id=waiting.id, issuer="https://sso.thanhhoa.gov.vn", subject="b.nguyen"))
+        waiting_id = waiting.id
+    factories.user("admin", "TT-IOC", name="quantri-sso")
+    admin = logged_in(app, "quantri-sso")
+    page = admin.get("/admin").get_data(as_text=True)
+    assert "nguyenvanb" in page and "Nguyễn Văn Bình" in page
+    csrf = form_csrf(admin, "/admin")
+    refused = admin.post(f"/admin/users/{waiting_id}/confirm", data={"role": "officer", "department": "",
+                                                                   "csrf_token": csrf}, follow_redirects=True)
+    assert "phải thuộc" in refused.get_data(as_text=True) and user_named("nguyenvanb").active is False
+    admin.post(f"/admin/users/{waiting_id}/confirm", data={"role": "officer", "department": "SO-XD",
+                                                         "csrf_token": csrf})
+    confirmed = user_named("nguyenvanb")
+    assert confirmed.active is True and confirmed.department_id is not None
+    assert ("quantri-sso", "user.confirmed") in [(a, b) for a, b, _ in audit_actions()]
+    assert admin.get("/admin").get_data(as_text=True).count("id=\"admin-waiting\"") == 0

@@ -12,7 +12,7 @@ from flask_babel import gettext as _
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import selectinload
 
-from engine import org, sessions
+from engine import identities, org, sessions
 from engine.errors import N_, EngineError, NotFound
 from engine.models import ROLES, Department, Unit, User
 from web.auth import page_auth
@@ -61,7 +61,23 @@ def overview() -> Any:
     by_kind = dict(s.execute(select(Department.kind, func.count()).group_by(Department.kind)).all())
     units = s.scalar(select(func.count()).select_from(Unit)) or 0
     return render_template("admin.html", by_role=by_role, inactive=inactive, homeless=homeless, by_kind=by_kind,
-                           units=units)
+                           units=units, waiting=identities.pending(s), departments=_departments())
+
+
+@bp.route("/admin/users/<int(max=2147483647):user_id>/confirm", methods=["POST"])
+@page_auth("admin")
+def confirm_sign_on(user_id: int) -> Any:
+    """A person's first single sign-on, confirmed with their final role and department (engine.identities)."""
+    user = _user(user_id)
+    try:
+        identities.confirm(db(), user, role=request.form.get("role") or None,
+                           department_code=request.form.get("department") or None, actor=g.principal.name)
+        db().commit()
+        flash(_("%(name)s may now sign in", name=user.username), "ok")
+    except EngineError as exc:
+        db().rollback()
+        flash(_message(exc), "error")
+    return redirect(url_for("admin_pages.overview"))
 
 
 @bp.route("/admin/users")
