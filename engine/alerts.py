@@ -13,7 +13,9 @@ from sqlalchemy.orm import Session
 
 from engine import audit, bus, notifications
 from engine.db import utcnow
+from engine.errors import N_, Forbidden
 from engine.models import Alert, Department
+from engine.org import Principal
 
 SEVERITY_ORDER = {"thap": 1, "trung_binh": 2, "cao": 3, "khan_cap": 4}
 # Minutes an alert may go unacknowledged before the next level (leaders, then administrators at twice the
@@ -22,6 +24,8 @@ ESCALATE_AFTER_MIN = {sev: float(os.environ.get(f"IOC_ESCALATE_{sev.upper()}_MIN
                       for sev, default in {"khan_cap": 5, "cao": 15, "trung_binh": 60, "thap": 240}.items()}
 MAX_ESCALATION = 2
 ACTIVE = ("firing", "acknowledged", "in_handling")
+# Who takes an alert on: not a process designer, who models the work and does not do it (docs/security.md).
+ACKNOWLEDGERS = ("leader", "officer", "operator", "admin")
 
 
 @dataclass(frozen=True)
@@ -155,6 +159,13 @@ def acknowledge(session: Session, alert: Alert, actor: str) -> bool:
     audit.record(session, actor, "alert.acknowledged", "alert", alert.id)
     bus.publish(session, "alert.acknowledged", alert_id=alert.id, by=actor)
     return True
+
+
+def acknowledge_as(session: Session, alert: Alert, principal: Principal) -> bool:
+    """``acknowledge`` for a person or token of a role that takes alerts on (a designer is refused)."""
+    if principal.role not in ACKNOWLEDGERS:
+        raise Forbidden(N_("A process designer does not acknowledge alerts"), code="role_cannot_acknowledge")
+    return acknowledge(session, alert, principal.name)
 
 
 def escalate_due(session: Session, now: datetime | None = None) -> int:

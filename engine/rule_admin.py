@@ -1,8 +1,11 @@
-"""Administrators change rules from the web: preview, save (the YAML file keeps its comments and order),
-history and revert — each change audited with who, when and the diff.
+"""Administrators change rules from the web: preview, propose, a second administrator's approval (then the YAML
+file is written, keeping its comments and order), history and revert — each step audited with who, when and the
+diff.
 
+A change saved in the editor (or a revert) is *pending* (``RuleChange``): kept with its diff, not yet in the file,
+until another administrator approves it; nobody approves their own (docs/adr/0012-separation-of-duties.md).
 The rule files stay the source of truth (reviewable, diffable). The worker re-reads a file when its
-modification time changes, so a saved rule judges the next event: no restart.
+modification time changes, so an approved rule judges the next event: no restart.
 """
 
 from __future__ import annotations
@@ -21,7 +24,7 @@ from engine import audit, bpmn, bus
 from engine.db import utcnow
 from engine.errors import N_, Conflict, Forbidden, Invalid, NotFound
 from engine.evaluation import Observation, Rule, applies, check, subject
-from engine.models import AuditEntry, Event
+from engine.models import AuditEntry, Event, RuleChange
 from engine.org import Principal
 from engine.rule_files import unified_diff, upsert_rule, write_atomically
 from engine.rule_state import RuleState, step
@@ -86,18 +89,28 @@ def _processes_dir() -> Path:
     return settings().processes_dir
 
 
+def _propose(session: Session, principal: Principal, rule_id: str, path: Path, old: str, new: str,
+             reverts: int | None = None) -> RuleChange:
+    change = RuleChange(rule_id=rule_id, file=path.name, kind="change" if reverts is None else "revert",
+                        reverts=reverts, base_text=old, new_text=new, diff=unified_diff(old, new, path.name),
+                        status="pending", proposed_by=principal.name)
+    session.add(change)
+    session.flush()
+    audit.record(session, principal.name, "rules.change_proposed", "rule", rule_id, file=path.name,
+                 change_id=change.id, kind=change.kind, diff=change.diff, reverts=reverts)
+    bus.publish(session, "rules.change_proposed", rule=rule_id, file=path.name, change_id=change.id)
+    return change
+
+
 def save(session: Session, principal: Principal, directory: Path, rule_id: str | None, raw: dict[str, Any],
-         file_name: str | None = None) -> Rule:
-    """Write the rule into its file (a new rule: into ``file_name``), audited with the diff."""
+         file_name: str | None = None) -> RuleChange | None:
+    """Propose the rule (a new rule: into ``file_name``): a pending change with its diff, written into the file
+    when another administrator approves it (``approve``). None when it changes nothing."""
     _check_editor(principal)
     path, old, new, rule = candidate(directory, rule_id, raw, file_name)
     if new == old:
-        return rule
-    write_atomically(path, new)
-    audit.record(session, principal.name, "rules.changed", "rule", rule.id, file=path.name,
-                 diff=unified_diff(old, new, path.name), before=old)
-    bus.publish(session, "rules.changed", rule=rule.id, file=path.name)
-    return rule
+        return None
+    return _propose(session, principal, rule.id, path, old, new)
 
 
 def history(session: Session, rule_id: str, limit: int = 50) -> list[AuditEntry]:
@@ -106,25 +119,84 @@ def history(session: Session, rule_id: str, limit: int = 50) -> list[AuditEntry]
     return list(session.scalars(stmt.order_by(AuditEntry.id.desc()).limit(limit)))
 
 
-def revert(session: Session, principal: Principal, directory: Path, entry_id: int) -> AuditEntry:
-    """Put a rule file back as it was before a recorded change (itself a change, audited)."""
+def pending(session: Session, rule_id: str | None = None) -> list[RuleChange]:
+    """The changes waiting for a second administrator (of one rule, or all), oldest first."""
+    stmt = select(RuleChange).where(RuleChange.status == "pending")
+    if rule_id is not None:
+        stmt = stmt.where(RuleChange.rule_id == rule_id)
+    return list(session.scalars(stmt.order_by(RuleChange.id)))
+
+
+def revert(session: Session, principal: Principal, directory: Path, entry_id: int) -> RuleChange:
+    """Propose to put a rule file back as it was before a recorded change (a change like any other: pending
+    until another administrator approves it)."""
     _check_editor(principal)
     entry = session.get(AuditEntry, entry_id)
     if entry is None or entry.action not in ("rules.changed", "rules.reverted") or "before" not in entry.details:
         raise NotFound(N_("No rule change %(id)s"), id=entry_id)
-    path = directory / entry.details["file"]
-    if path.parent != directory or not path.exists():
-        raise NotFound(N_("No rule file %(name)s"), name=entry.details["file"])
+    path = _rule_file(directory, entry.details["file"])
     current, before = path.read_text(encoding="utf-8"), entry.details["before"]
-    _rules, problems = check_text(before, str(path))
+    _check_valid(before, path, N_("The earlier version is not valid any more"))
+    return _propose(session, principal, entry.object_id, path, current, before, reverts=entry.id)
+
+
+def _rule_file(directory: Path, name: str) -> Path:
+    path = directory / name
+    if path.parent != directory or not path.exists():
+        raise NotFound(N_("No rule file %(name)s"), name=name)
+    return path
+
+
+def _check_valid(text: str, path: Path, message: str) -> None:
+    rules, problems = check_text(text, str(path))
+    problems += check_scenarios(rules, bpmn.executable_process_ids(_processes_dir()))
     if problems:
-        raise Invalid(N_("The earlier version is not valid any more"), code="invalid_rule",
-                      details={"problems": [str(p) for p in problems]})
-    write_atomically(path, before)
-    record = audit.record(session, principal.name, "rules.reverted", "rule", entry.object_id, file=path.name,
-                          diff=unified_diff(current, before, path.name), before=current, reverted=entry.id)
-    bus.publish(session, "rules.changed", rule=entry.object_id, file=path.name)
-    return record
+        raise Invalid(message, code="invalid_rule", details={"problems": [str(p) for p in problems]})
+
+
+def _pending_change(session: Session, principal: Principal, change_id: int) -> RuleChange:
+    _check_editor(principal)
+    if principal.user_id is None:
+        raise Forbidden(N_("Only a person may do this, not a token"), code="token_not_allowed")
+    change = session.scalar(select(RuleChange).where(RuleChange.id == change_id).with_for_update())
+    if change is None:
+        raise NotFound(N_("No rule change %(id)s"), id=change_id)
+    if change.status != "pending":
+        raise Conflict(N_("This change is not waiting for approval"), code="not_pending")
+    return change
+
+
+def approve(session: Session, principal: Principal, directory: Path, change_id: int) -> RuleChange:
+    """A second administrator approves a pending change: the file is written (the next event is judged by it),
+    audited with both names. Refused to its author, and when the file has changed since it was proposed."""
+    change = _pending_change(session, principal, change_id)
+    if change.proposed_by == principal.name:
+        raise Forbidden(N_("You proposed this change: another administrator must approve it"), code="own_change")
+    path = _rule_file(directory, change.file)
+    current = path.read_text(encoding="utf-8")
+    if current != change.base_text:
+        raise Conflict(N_("The rule file has changed since this change was proposed: reject it and propose it "
+                          "again"), code="stale_change")
+    _check_valid(change.new_text, path, N_("The rule is not valid"))
+    write_atomically(path, change.new_text)
+    change.status, change.reviewed_by, change.reviewed_at = "approved", principal.name, utcnow()
+    audit.record(session, principal.name, "rules.changed" if change.kind == "change" else "rules.reverted", "rule",
+                 change.rule_id, file=path.name, diff=change.diff, before=current, change_id=change.id,
+                 proposed_by=change.proposed_by, reverted=change.reverts)
+    bus.publish(session, "rules.changed", rule=change.rule_id, file=path.name)
+    return change
+
+
+def reject(session: Session, principal: Principal, change_id: int, reason: str) -> RuleChange:
+    """Turn a pending change down, with a reason (its author may so withdraw it); the file is not touched."""
+    change = _pending_change(session, principal, change_id)
+    if not reason.strip():
+        raise Invalid(N_("Give a reason for rejecting the change"), details={"fields": {"reason": N_("is required")}})
+    change.status, change.reviewed_by, change.reviewed_at = "rejected", principal.name, utcnow()
+    change.review_note = reason.strip()[:1000]
+    audit.record(session, principal.name, "rules.change_rejected", "rule", change.rule_id, file=change.file,
+                 change_id=change.id, proposed_by=change.proposed_by, reason=change.review_note)
+    return change
 
 
 def preview(session: Session, rule: Rule, days: int = PREVIEW_DAYS) -> dict[str, Any]:

@@ -2,6 +2,9 @@
 
 Who may see a task: its assignee; anyone of its candidate role; any officer of its candidate
 department; administrators. Leaders additionally see every task (they direct the work).
+Who may claim and complete one: only those it is for (``is_for``: its assignee, its candidate role or
+department, the people named for it). An administrator or a leader who sees another's task takes it over
+first, with a reason (``take_over_task``, audited): nobody completes a task as if they were someone else.
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ from engine.org import Principal
 SCOPES = ("mine", "department", "all")
 DUE_SOON = timedelta(hours=4)
 OVERSEERS = ("leader", "admin", "operator")  # may hand any task they can see to someone else
+TAKERS = ("leader", "admin")  # may take over (with a reason) a task that is not theirs
 
 
 def _named_for(user_id: int) -> Any:
@@ -72,6 +76,31 @@ def can_see(principal: Principal, task: HumanTask, session: Session | None = Non
     if session is not None and principal.user_id is not None:
         return session.get(TaskCandidateUser, (task.id, principal.user_id)) is not None
     return False
+
+
+def is_for(principal: Principal, task: HumanTask, session: Session | None = None) -> bool:
+    """Whether the task is ``principal``'s own to work: assigned to them, or for their role, their department or
+    them by name. Seeing a task (``can_see``: leaders and administrators see all) is not enough."""
+    if principal.user_id is not None and task.assignee_id == principal.user_id:
+        return True
+    if task.candidate_role is not None and task.candidate_role == principal.role:
+        return True
+    if principal.department_id is not None and task.candidate_department_id == principal.department_id:
+        return True
+    if session is not None and principal.user_id is not None:
+        return session.get(TaskCandidateUser, (task.id, principal.user_id)) is not None
+    return False
+
+
+def may_work(principal: Principal, task: HumanTask, session: Session) -> bool:
+    """Whether ``principal`` may claim or complete the task now (no one else has it)."""
+    return is_for(principal, task, session) and task.assignee_id in (None, principal.user_id)
+
+
+def _check_for(principal: Principal, task: HumanTask, session: Session) -> None:
+    if not is_for(principal, task, session):
+        raise Forbidden(N_("This task is another's: take it over first, with a reason"),
+                        code="take_over_required")
 
 
 def inbox_query(principal: Principal, scope: str = "all", status: str = "open",
@@ -135,12 +164,35 @@ def claim_task(session: Session, task_id: int, principal: Principal) -> HumanTas
     _check_open(task)
     if task.assignee_id == user_id:
         return task
+    _check_for(principal, task, session)
     if task.assignee_id is not None:
         raise Conflict(N_("This task is taken by someone else"), code="task_taken")
     task.assignee_id = user_id
     task.claimed_at = utcnow()
     audit.record(session, principal.name, "task.claimed", "human_task", task.id, instance_id=task.instance_id)
     bus.publish(session, "task.claimed", task_id=task.id, instance_id=task.instance_id, by=principal.name,
+                department_id=task.candidate_department_id, role=task.candidate_role)
+    return task
+
+
+def take_over_task(session: Session, task_id: int, principal: Principal, reason: str) -> HumanTask:
+    """An administrator or a leader takes on a task that is not theirs (another department's handling, a leader's
+    review), with a reason: it is assigned to them, and audited as taken over. Then they may complete it."""
+    user_id = _check_person(principal)
+    if principal.role not in TAKERS:
+        raise Forbidden(N_("Only an administrator or a leader can take over a task"))
+    task = get_task(session, task_id, principal, lock=True)
+    _check_open(task)
+    if not reason.strip():
+        raise Invalid(N_("Give a reason for taking the task over"), details={"fields": {"reason": N_("is required")}})
+    if task.assignee_id == user_id:
+        raise Conflict(N_("This task is already yours"), code="task_yours")
+    before = task.assignee.username if task.assignee is not None else None
+    task.assignee, task.claimed_at = session.get(User, user_id), utcnow()
+    audit.record(session, principal.name, "task.taken_over", "human_task", task.id, instance_id=task.instance_id,
+                 reason=reason.strip()[:1000], task=task.bpmn_id, from_assignee=before, role=task.candidate_role,
+                 department_id=task.candidate_department_id)
+    bus.publish(session, "task.taken_over", task_id=task.id, instance_id=task.instance_id, by=principal.name,
                 department_id=task.candidate_department_id, role=task.candidate_role)
     return task
 
@@ -179,6 +231,8 @@ def delegate_task(session: Session, task_id: int, principal: Principal, *, reaso
         target = session.scalar(select(User).where(User.username == user, User.active.is_(True)))
         if target is None:
             raise Invalid(N_("No active user %(name)s"), name=user)
+        if target.id == principal.user_id:  # handing another's task to oneself is taking it over
+            _check_for(principal, task, session)
         task.assignee_id = target.id
         task.claimed_at = utcnow()
         if target.department_id is not None:
@@ -187,6 +241,8 @@ def delegate_task(session: Session, task_id: int, principal: Principal, *, reaso
         dept = session.scalar(select(Department).where(Department.code == department))
         if dept is None:
             raise Invalid(N_("No department with code %(dept)s"), dept=department)
+        if dept.id == principal.department_id:  # so is handing it to one's own department
+            _check_for(principal, task, session)
         task.candidate_department_id = dept.id
         task.assignee_id = None
         task.claimed_at = None
@@ -218,9 +274,11 @@ def comments_for(session: Session, task_id: int, principal: Principal) -> list[T
 
 
 def save_draft(session: Session, task_id: int, principal: Principal, values: dict[str, Any]) -> HumanTask:
-    """Keep what someone has typed so far; only the form's own fields, nothing is validated yet."""
+    """Keep what someone has typed so far; only the form's own fields, nothing is validated yet. Like completing
+    it, only those the task is for (or who took it over) fill its form."""
     task = get_task(session, task_id, principal, lock=True)
     _check_open(task)
+    _check_for(principal, task, session)
     known = {f["id"] for f in task.form}
     task.draft = {k: v for k, v in values.items() if k in known and isinstance(v, str | int | float | bool)}
     audit.record(session, principal.name, "task.draft_saved", "human_task", task.id, instance_id=task.instance_id)
@@ -244,6 +302,7 @@ def complete_task(session: Session, task_id: int, principal: Principal, submitte
     _check_open(task)
     if task.assignee_id not in (None, user_id):
         raise Forbidden(N_("This task is taken by someone else"), code="task_taken")
+    _check_for(principal, task, session)
     values = validate(task.form, submitted, _choices_for(session, task.form))
     instance = runtime.get_instance(session, task.instance_id, lock=True)
     if instance.status != "running":
@@ -261,7 +320,8 @@ def complete_task(session: Session, task_id: int, principal: Principal, submitte
     task.completed_by_id = user_id
     task.result = values
     if instance.alert is not None:
-        alerts.acknowledge(session, instance.alert, principal.name)  # someone acted on it: no escalation
+        if principal.role in alerts.ACKNOWLEDGERS:  # someone acted on it: no escalation
+            alerts.acknowledge(session, instance.alert, principal.name)
         if "department" in values:
             alerts.assign_department(session, instance.alert, str(values["department"]), principal.name)
     audit.record(session, principal.name, "task.completed", "human_task", task.id, instance_id=instance.id,

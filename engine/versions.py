@@ -27,6 +27,9 @@ def _target(session: Session, instance: ProcessInstance, definition_id: int | No
     target = session.get(ProcessDefinition, definition_id)
     if target is None or target.process_key != instance.definition.process_key:
         raise NotFound(N_("No version %(id)s of this process"), id=definition_id)
+    if target.status != registry.APPROVED:
+        raise Conflict(N_("Version %(version)s is not approved: instances move only to approved versions"),
+                       code="not_approved", version=target.version)
     return target
 
 

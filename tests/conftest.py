@@ -39,7 +39,8 @@ MUTABLE_TABLES = ("user_sessions", "task_candidate_users", "attachments", "task_
                   "process_instances", "notifications", "rule_states", "silences", "push_subscriptions", "alerts",
                   "events", "audit_log", "api_tokens", "user_identities", "users", "indicator_observations",
                   "indicator_rollups",
-                  "indicators", "source_runs", "sources", "entities", "vessel_fixes", "air_quality_hours")
+                  "indicators", "source_runs", "sources", "entities", "vessel_fixes", "air_quality_hours",
+                  "rule_changes")
 
 
 def backend() -> str:

@@ -202,12 +202,12 @@ def test_designer_checks_and_deploys_a_model_and_the_instance_shows_its_diagram(
     page.wait_for_selector("#result.error")
     assert "review" in page.inner_text("#result") and "ngày mai" in page.inner_text("#result")
     assert page.locator(".ioc-failed").count() == 1
-    # a new process drawn from the blank template deploys as version 1
+    # a new process drawn from the blank template deploys as version 1, waiting for a second person's approval
     page.goto(f"{server.base}/designer?new=1")
     page.wait_for_selector("#modeler[data-loaded=true]")
     page.click("#deploy")
     page.wait_for_selector("#result.ok")
-    assert "quy_trinh_moi v1" in page.inner_text("#result")
+    assert "quy_trinh_moi v1 (chờ phê duyệt)" in page.inner_text("#result")
     page.screenshot(path=str(SHOTS / "designer.png"))
 
     token = ioc("token", "create", "s", "--role", "operator", env=server.env).stdout.strip()

@@ -1,5 +1,6 @@
-"""In Chromium: an administrator changes a threshold in the rule editor (preview, save, history), and an
-operator with the alert list open sees the next alert arrive live, is notified, and acknowledges it.
+"""In Chromium: an administrator changes a threshold in the rule editor (preview, save; a second administrator
+approves it; history), and an operator with the alert list open sees the next alert arrive live, is notified, and
+acknowledges it.
 Saves docs/screenshots/rules.png, rule-editor.png, alerts-live.png and alert.png."""
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ def server_with_rules(tmp_path: Path) -> Iterator[tuple[Server, Path]]:
 def test_a_threshold_changed_in_the_browser_judges_the_next_event_live(server_with_rules, browser) -> None:  # noqa: F811
     server, rules = server_with_rules
     for name, role, dept, full in (("quantri", "admin", "TT-IOC", "Quản trị hệ thống"),
+                                   ("quantri2", "admin", "TT-IOC", "Quản trị viên thứ hai"),
                                    ("trucban", "operator", "TT-IOC", "Trực ban IOC")):
         ioc("user", "add", name, "--role", role, "--department", dept, "--password", PASSWORD, "--full-name", full,
             env=server.env)
@@ -71,9 +73,16 @@ def test_a_threshold_changed_in_the_browser_judges_the_next_event_live(server_wi
     assert "0 lần" in admin.inner_text("#preview")  # no stored event above 120 yet
     admin.click("#save")
     admin.wait_for_selector(".flash.ok")
+    assert "+    value: 120" in admin.inner_text("#pending")  # waiting for a second administrator
+    assert "    value: 150\n" in (rules / "environment.yaml").read_text()
+    second = browser.new_context(viewport={"width": 1400, "height": 900}, locale="vi-VN").new_page()
+    login(second, server, "quantri2")
+    second.goto(f"{server.base}/rules/aqi-poor")
+    second.click("#pending button.approve")
+    second.wait_for_selector(".flash.ok")
     assert "    value: 120\n" in (rules / "environment.yaml").read_text()
-    assert "+    value: 120" in admin.inner_text("#history")
-    admin.screenshot(path=str(SHOTS / "rule-editor.png"), full_page=True)
+    assert "+    value: 120" in second.inner_text("#history")
+    second.screenshot(path=str(SHOTS / "rule-editor.png"), full_page=True)
 
     # The next event (130: under the old threshold, over the new one) opens an alert the operator sees at once.
     post("TH-AQ-SAMSON", 130)

@@ -1,6 +1,6 @@
-"""Administrators change rules from the web: the file keeps its comments, the change is audited with its
-diff, the next event is judged by the new threshold, bad values are refused with the line, and a change
-can be reverted."""
+"""Administrators change rules from the web: a change waits for a second administrator's approval, then the file
+keeps its comments, the change is audited with its diff and both names, the next event is judged by the new
+threshold, bad values are refused with the line, and a change can be reverted (approved in the same way)."""
 
 from __future__ import annotations
 
@@ -46,10 +46,22 @@ def ingest(aqi: float, entity: str) -> None:
     jobs.process_events(result.accepted)
 
 
+def approve_pending(client) -> None:
+    """A second administrator approves the rule's one pending change on the rule page."""
+    page = client.get("/rules/aqi-poor").get_data(as_text=True)
+    (change_id,) = re.findall(r'<li data-change="(\d+)">', page)
+    token = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
+    resp = client.post(f"/rules/aqi-poor/changes/{change_id}", data={"action": "approve", "csrf_token": token})
+    assert resp.status_code == 302, resp.get_data(as_text=True)[:2000]
+
+
 def test_an_administrator_changes_a_threshold_and_the_next_event_is_judged_by_it(client, session,
                                                                                   rules_dir) -> None:
     factories.user("admin", name="quantri")
+    factories.user("admin", name="quantri_hai")
     login(client, "quantri")
+    second = client.application.test_client()
+    login(second, "quantri_hai")
     before = (rules_dir / "environment.yaml").read_text()
     page = client.get("/rules/aqi-poor")
     assert page.status_code == 200 and "Chất lượng không khí ở mức xấu" in page.get_data(as_text=True)
@@ -59,6 +71,8 @@ def test_an_administrator_changes_a_threshold_and_the_next_event_is_judged_by_it
     form.update(value="120", action="save")
     resp = client.post("/rules/aqi-poor", data=form)
     assert resp.status_code == 302, resp.get_data(as_text=True)[:2000]
+    assert (rules_dir / "environment.yaml").read_text() == before  # pending until a second administrator approves
+    approve_pending(second)
     after = (rules_dir / "environment.yaml").read_text()
     changed = [(a, b) for a, b in zip(before.splitlines(), after.splitlines(), strict=True) if a != b]
     assert changed == [("    value: 150", "    value: 120")]  # every comment and every other line kept
@@ -66,12 +80,14 @@ def test_an_administrator_changes_a_threshold_and_the_next_event_is_judged_by_it
     session.rollback()
     assert [a.entity for a in session.scalars(select(Alert))] == ["S-AFTER"]
     entry = session.scalar(select(AuditEntry).where(AuditEntry.action == "rules.changed"))
-    assert entry.actor == "quantri" and "-    value: 150\n+    value: 120" in entry.details["diff"]
-    # History and revert
+    assert (entry.actor, entry.details["proposed_by"]) == ("quantri_hai", "quantri")
+    assert "-    value: 150\n+    value: 120" in entry.details["diff"]
+    # History and revert (a change too: the other administrator approves it)
     page = client.get("/rules/aqi-poor").get_data(as_text=True)
     assert "value: 120" in page
     token = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
     assert client.post(f"/rules/aqi-poor/revert/{entry.id}", data={"csrf_token": token}).status_code == 302
+    approve_pending(second)
     assert (rules_dir / "environment.yaml").read_text() == before
 
 

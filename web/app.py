@@ -16,6 +16,7 @@ from web import (
     admin_pages,
     alert_pages,
     api,
+    approval_pages,
     cockpit_pages,
     data_pages,
     db,
@@ -65,6 +66,7 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     app.register_blueprint(pages.bp)
     app.register_blueprint(alert_pages.bp)
     app.register_blueprint(rule_pages.bp)
+    app.register_blueprint(approval_pages.bp)
     app.register_blueprint(data_pages.bp)
     app.register_blueprint(environment_pages.bp)
     app.register_blueprint(fisheries_pages.bp)

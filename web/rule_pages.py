@@ -98,9 +98,10 @@ def edit(rule_id: str) -> Any:
                 _path, _old, _new, rule = rule_admin.candidate(directory, rule_id, raw)
                 preview = rule_admin.preview(db(), rule)
             else:
-                rule_admin.save(db(), g.principal, directory, rule_id, raw)
+                change = rule_admin.save(db(), g.principal, directory, rule_id, raw)
                 db().commit()
-                flash(_("Rule saved: it judges the next event"), "ok")
+                flash(_("Change proposed: it takes effect when another administrator approves it") if change
+                      else _("Nothing to change"), "ok")
                 return redirect(url_for("rule_pages.edit", rule_id=rule_id))
         except Invalid as exc:
             problems = exc.details.get("problems") or [{"message": str(exc)}]
@@ -108,7 +109,8 @@ def edit(rule_id: str) -> Any:
     return render_template("rule_edit.html", rule_id=rule_id, raw=raw, file=found.path.name, problems=problems,
                            preview=preview, ops=OPS, kinds=KINDS, severities=SEVERITIES,
                            processes=sorted(bpmn.executable_process_ids(settings().processes_dir)),
-                           history=rule_admin.history(db(), rule_id)), status
+                           history=rule_admin.history(db(), rule_id),
+                           pending=rule_admin.pending(db(), rule_id)), status
 
 
 @bp.route("/rules/<rule_id>/revert/<int:entry_id>", methods=["POST"])
@@ -116,5 +118,20 @@ def edit(rule_id: str) -> Any:
 def revert(rule_id: str, entry_id: int) -> Any:
     rule_admin.revert(db(), g.principal, settings().rules_dir, entry_id)
     db().commit()
-    flash(_("The rule file is back as it was before that change"), "ok")
+    flash(_("Revert proposed: the file goes back when another administrator approves it"), "ok")
+    return redirect(url_for("rule_pages.edit", rule_id=rule_id))
+
+
+@bp.route("/rules/<rule_id>/changes/<int:change_id>", methods=["POST"])
+@page_auth("admin")
+def decide(rule_id: str, change_id: int) -> Any:
+    """Approve or reject (withdraw, for its author) a pending change."""
+    if request.form.get("action") == "approve":
+        rule_admin.approve(db(), g.principal, settings().rules_dir, change_id)
+        message = _("Change approved: it judges the next event")
+    else:
+        rule_admin.reject(db(), g.principal, change_id, request.form.get("reason", ""))
+        message = _("Change rejected: the rule file is unchanged")
+    db().commit()
+    flash(message, "ok")
     return redirect(url_for("rule_pages.edit", rule_id=rule_id))

@@ -80,10 +80,11 @@ class Acknowledge(MethodView):
     @api_auth()
     @blp.response(200, AlertOut)
     def post(self, alert_id: int) -> Alert:
-        """Take note of an alert: its escalation stops, and the wall shows who acknowledged it."""
+        """Take note of an alert: its escalation stops, and the wall shows who acknowledged it. 403 for a process
+        designer (`role_cannot_acknowledge`)."""
         session = db()
         alert = visible_alert(alert_id)
-        if not alerts.acknowledge(session, alert, principal().name):
+        if not alerts.acknowledge_as(session, alert, principal()):
             raise Conflict(N_("This alert is already acknowledged or over"), code="alert_acknowledged")
         session.commit()
         return alert

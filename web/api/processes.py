@@ -7,12 +7,13 @@ from typing import Any
 from flask import Response, request
 from flask.views import MethodView
 from flask_smorest import Blueprint
+from marshmallow import Schema, fields, validate
 
-from engine import cockpit, decisions, registry
+from engine import approvals, cockpit, decisions, registry
 from engine.bpmn import parse_process_file
 from engine.errors import Invalid, NotFound
 from engine.models import ProcessDefinition
-from web.api.schemas import ProcessCountsOut, ProcessOut
+from web.api.schemas import ProcessCountsOut, ProcessOut, Strict
 from web.auth import api_auth, principal
 from web.db import db
 
@@ -55,13 +56,64 @@ class Processes(MethodView):
     def post(self) -> Any:
         """Deploy a BPMN file (multipart field `file`). An unchanged file adds no version.
 
-        A file that cannot be deployed gives 422 with the file, line and element in `details`.
+        A new version is `pending`: new instances keep using the current version until a second person approves
+        it (`POST /processes/{id}/approve`: an administrator, or a leader for a directive flow). A file that cannot
+        be deployed gives 422 with the file, line and element in `details`; a DMN file gives 403 (decision tables
+        are deployed by the server operator).
         """
         content, filename = _upload()
         session = db()
-        deployed = registry.deploy(session, content, filename, principal().name, _forms())
+        deployed = registry.deploy(session, content, filename, principal().name, _forms(), approved=False)
         session.commit()
         return deployed
+
+
+class PendingVersionOut(Schema):
+    id = fields.Integer()
+    process_key = fields.String()
+    version = fields.Integer()
+    current_version = fields.Integer(allow_none=True, metadata={"description": "the version in use now"})
+    definition = fields.Nested(ProcessOut)
+    diff = fields.String(metadata={"description": "unified diff of the BPMN file against the version in use"})
+
+
+class ReasonIn(Strict):
+    reason = fields.String(required=True, validate=validate.Length(1, 1000))
+
+
+@blp.route("/pending")
+class Pending(MethodView):
+    @api_auth("designer", "admin", "leader")
+    @blp.response(200, PendingVersionOut(many=True))
+    def get(self) -> list[approvals.PendingVersion]:
+        """The versions waiting for a second person's approval, each with its diff against the version in use."""
+        return approvals.pending(db())
+
+
+@blp.route("/<int:definition_id>/approve")
+class Approve(MethodView):
+    @api_auth("admin", "leader", scope=None)
+    @blp.response(200, ProcessOut)
+    def post(self, definition_id: int) -> ProcessDefinition:
+        """Approve a pending version: new instances start from it. People only; an administrator, or a leader
+        for a directive flow; 403 `own_change` for the person who deployed it."""
+        session = db()
+        definition = approvals.approve(session, definition_id, principal())
+        session.commit()
+        return definition
+
+
+@blp.route("/<int:definition_id>/reject")
+class Reject(MethodView):
+    @api_auth("admin", "leader", "designer", scope=None)
+    @blp.arguments(ReasonIn)
+    @blp.response(200, ProcessOut)
+    def post(self, body: dict[str, Any], definition_id: int) -> ProcessDefinition:
+        """Reject a pending version, with a `reason` (its author may so withdraw it). People only."""
+        session = db()
+        definition = approvals.reject(session, definition_id, principal(), body["reason"])
+        session.commit()
+        return definition
 
 
 @blp.route("/overview")

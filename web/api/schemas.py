@@ -332,6 +332,10 @@ class ProcessOut(Schema):
     filename = fields.String()
     deployed_at = fields.DateTime()
     deployed_by = fields.String()
+    status = fields.String(metadata={"description": "pending (waiting for a second person), approved or rejected"})
+    reviewed_by = fields.String(allow_none=True, metadata={"description": "who approved or rejected it"})
+    reviewed_at = fields.DateTime(allow_none=True)
+    review_note = fields.String(allow_none=True, metadata={"description": "why it was rejected"})
 
 
 class UnitOut(Schema):

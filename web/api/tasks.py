@@ -7,7 +7,7 @@ from typing import Any
 from flask import Response, request
 from flask.views import MethodView
 from flask_smorest import Blueprint
-from marshmallow import Schema, fields
+from marshmallow import RAISE, Schema, fields, validate
 
 from engine import attachments, tasks
 from engine.errors import Invalid
@@ -63,11 +63,33 @@ class Complete(MethodView):
     def post(self, body: dict[str, Any], task_id: int) -> HumanTask:
         """Complete a task with its form values; the process moves on to its next step at once.
 
-        403 when the task is someone else's, 409 when it is already completed, 422 with the bad
-        fields named when the form is not valid.
+        403 when the task is someone else's (`take_over_required`: not yours to work, take it over first), 409
+        when it is already completed, 422 with the bad fields named when the form is not valid.
         """
         session = db()
         task = tasks.complete_task(session, task_id, principal(), body["values"])
+        session.commit()
+        return task
+
+
+class TakeOverIn(Schema):
+    class Meta:
+        unknown = RAISE
+
+    reason = fields.String(required=True, validate=validate.Length(1, 1000))
+
+
+@blp.route("/<int:task_id>/take-over")
+class TakeOver(MethodView):
+    @api_auth("admin", "leader", scope=None)
+    @blp.arguments(TakeOverIn)
+    @blp.response(200, TaskOut)
+    def post(self, body: dict[str, Any], task_id: int) -> HumanTask:
+        """Take over a task that is not yours (another department's, a leader's review), with a `reason`: it is
+        assigned to you and the take-over is audited; then you may complete it. Administrators and leaders only;
+        people only. Without it, completing or claiming such a task gives 403 `take_over_required`."""
+        session = db()
+        task = tasks.take_over_task(session, task_id, principal(), body["reason"])
         session.commit()
         return task
 

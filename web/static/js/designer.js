@@ -62,7 +62,11 @@
   document.getElementById("deploy").addEventListener("click", function () {
     send("/api/v1/processes").then(function (a) {
       report(a, function (body) {
-        return labels.deployed + ": " + body.map(function (p) { return p.process_key + " v" + p.version; }).join(", ");
+        return labels.deployed + ": " + body.map(function (p) {
+          var note = p.status === "pending" ? " (" + labels.pending + ")" :
+            p.status === "rejected" ? " (" + labels.rejected + ")" : "";
+          return p.process_key + " v" + p.version + note;
+        }).join(", ");
       });
     });
   });
