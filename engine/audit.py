@@ -3,13 +3,14 @@ removed or slipped in afterwards shows.
 
 Each row carries ``prev_hash``, the ``row_hash`` of the row before it (by id), and its own ``row_hash``: SHA-256 over
 a canonical serialisation of its fields and ``prev_hash`` (:func:`row_hash`). :func:`record` keeps the entry with the
-transaction (a savepoint rolled back takes its entries back, engine.db); when the transaction commits, after its other
-changes are flushed, the head of the chain is read under a lock held to the end of the transaction and the entries are
-inserted with their ids and hashes, in the order they were recorded (:func:`_chain_and_insert`). Concurrent writers
-queue there instead of forking the chain — on PostgreSQL behind a transaction-level advisory lock, taken this late so
-that it is held only for an INSERT and the COMMIT (and never while waiting for another row's lock: no deadlock); on
-SQLite behind the database's write lock, which every writing transaction holds from its start (``BEGIN IMMEDIATE``,
-engine.db). An entry therefore gets its id, and shows in queries, once its transaction commits.
+transaction (a savepoint rolled back takes its entries back, engine.db); when the transaction commits, the head of the
+chain is read under a lock held to the end of the transaction and the entries are inserted with their ids and hashes,
+in the order they were recorded (:func:`_chain_and_insert`). Concurrent writers queue there instead of forking the
+chain — on PostgreSQL behind a transaction-level advisory lock, taken once the transaction's other changes are
+flushed, so that it is held only for an INSERT and the COMMIT (never while waiting for another row's lock: no
+deadlock, and a long batch does not hold up the others); on SQLite behind the database's write lock, which every
+writing transaction holds from its start (``BEGIN IMMEDIATE``, engine.db). An entry therefore gets its id, and shows
+in queries, once its transaction commits.
 
 :func:`verify` walks the chain (``ioc audit verify``). Migration 0019 also makes the table refuse UPDATE (and on
 PostgreSQL DELETE and TRUNCATE) with a trigger; :func:`allow_maintenance` is the sanctioned way around it.
