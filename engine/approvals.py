@@ -100,15 +100,14 @@ def _pending_one(session: Session, definition_id: int, principal: Principal, *, 
                                 .with_for_update())
     if definition is None:
         raise NotFound(N_("No process version %(id)s"), id=definition_id)
-    if definition.status != registry.PENDING:
-        raise Conflict(N_("This version is not waiting for approval"), code="not_pending")
-    if principal.name in _authors(session, definition.deployed_by):
-        if withdraw:
-            return definition
-        raise Forbidden(N_("You deployed this version: another person must approve it"), code="own_change")
-    if not may_approve(principal, definition):
+    own = principal.name in _authors(session, definition.deployed_by)
+    if not (may_approve(principal, definition) or (own and withdraw)):
         raise Forbidden(N_("Only an administrator (or, for a directive flow, a leader) approves a process "
                            "version"), code="not_an_approver")
+    if definition.status != registry.PENDING:
+        raise Conflict(N_("This version is not waiting for approval"), code="not_pending")
+    if own and not withdraw:
+        raise Forbidden(N_("You deployed this version: another person must approve it"), code="own_change")
     return definition
 
 
@@ -132,9 +131,9 @@ def approve(session: Session, definition_id: int, principal: Principal) -> Proce
 def reject(session: Session, definition_id: int, principal: Principal, reason: str) -> ProcessDefinition:
     """Turn a pending version down, with a reason (its author may so withdraw it); it never becomes current
     (deploying the same file again changes nothing: change the model and deploy again)."""
+    definition = _pending_one(session, definition_id, principal, withdraw=True)
     if not reason.strip():
         raise Invalid(N_("Give a reason for rejecting the version"), details={"fields": {"reason": N_("is required")}})
-    definition = _pending_one(session, definition_id, principal, withdraw=True)
     definition.status, definition.reviewed_by, definition.reviewed_at = registry.REJECTED, principal.name, utcnow()
     definition.review_note = reason.strip()[:1000]
     audit.record(session, principal.name, "process.rejected", "process_definition", definition.id,
