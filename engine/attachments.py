@@ -24,9 +24,9 @@ from sqlalchemy.orm import Session
 from engine import audit, bus
 from engine.config import settings
 from engine.errors import N_, Invalid, NotFound
-from engine.models import Attachment
+from engine.models import Attachment, HumanTask
 from engine.org import Principal
-from engine.tasks import get_task
+from engine.tasks import check_for, get_task
 
 MAX_BYTES = 20 * 1024 * 1024
 
@@ -179,7 +179,16 @@ def storage_dir() -> Path:
 
 
 def attach(session: Session, task_id: int, principal: Principal, filename: str, content: bytes) -> Attachment:
+    """A file added to a task's record: by those whose task it is (a leader or administrator takes it over
+    first, as for completing it)."""
     task = get_task(session, task_id, principal)
+    check_for(principal, task, session)
+    return attach_to(session, task, principal, filename, content)
+
+
+def attach_to(session: Session, task: HumanTask, principal: Principal, filename: str, content: bytes) -> Attachment:
+    """The file stored and recorded on ``task``; for the engine's own actions (a directive's document goes onto the
+    tasks its issuing makes), which have checked who acts."""
     if len(content) > MAX_BYTES:
         raise Invalid(N_("The file is larger than %(n)s MB"), n=MAX_BYTES // (1024 * 1024))
     kind = checked_kind(filename, content)

@@ -56,7 +56,7 @@ def issue(session: Session, principal: Principal, *, title: str, content: str, d
         from engine import attachments  # attachments build on tasks, which build on the runtime
 
         for task in runtime.current_step(session, instance):
-            attachments.attach(session, task.id, principal, document[0], document[1])
+            attachments.attach_to(session, task, principal, document[0], document[1])
     audit.record(session, principal.name, "directive.issued", "directive", directive.id, instance_id=instance.id,
                  title=directive.title, departments=codes, deadline=deadline.isoformat())
     bus.publish(session, "directive.issued", directive_id=directive.id, instance_id=instance.id)

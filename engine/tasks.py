@@ -97,6 +97,11 @@ def may_work(principal: Principal, task: HumanTask, session: Session) -> bool:
     return is_for(principal, task, session) and task.assignee_id in (None, principal.user_id)
 
 
+def check_for(principal: Principal, task: HumanTask, session: Session) -> None:
+    """Refuse to act on another's task (to work it, or add to its record) without taking it over."""
+    _check_for(principal, task, session)
+
+
 def _check_for(principal: Principal, task: HumanTask, session: Session) -> None:
     if not is_for(principal, task, session):
         raise Forbidden(N_("This task is another's: take it over first, with a reason"),

@@ -34,6 +34,7 @@ ADMIN = frozenset({"admin"})
 DESIGN = frozenset({"designer", "admin"})
 LEAD = frozenset({"leader", "admin"})
 HANDLER = frozenset({"officer_a"})  # the department's own work
+DISPATCH = HANDLER | {"leader", "operator", "admin"}  # give a task back to its group, or hand it on, with a reason
 TASK_READERS = frozenset({"leader", "admin", "officer_a"})  # a task's form, comments and files
 PUBLIC = "public"  # anyone, anonymous included: not checked cell by cell
 SIGNED = "signed"  # a machine proves itself by an HMAC signature instead (the webhook): not checked here
@@ -57,8 +58,8 @@ EXPECTED: dict[tuple[str, str], Any] = {
     ("tasks.Attachments", "GET"): TASK_READERS, ("tasks.Attachments", "POST"): HANDLER,
     ("tasks.AttachmentFile", "GET"): TASK_READERS,
     ("tasks.Comments", "GET"): TASK_READERS, ("tasks.Comments", "POST"): TASK_READERS,
-    ("tasks.Claim", "POST"): HANDLER, ("tasks.Complete", "POST"): HANDLER, ("tasks.Delegate", "POST"): HANDLER,
-    ("tasks.Draft", "POST"): HANDLER, ("tasks.Unclaim", "POST"): HANDLER, ("tasks.TakeOver", "POST"): LEAD,
+    ("tasks.Claim", "POST"): HANDLER, ("tasks.Complete", "POST"): HANDLER, ("tasks.Delegate", "POST"): DISPATCH,
+    ("tasks.Draft", "POST"): HANDLER, ("tasks.Unclaim", "POST"): DISPATCH, ("tasks.TakeOver", "POST"): LEAD,
     # instances and processes
     ("cockpit_pages.instances", "GET"): STAFF, ("instances.Instances", "GET"): STAFF,
     ("instances.Instance", "GET"): OWN, ("pages.instance", "GET"): OWN,
@@ -133,6 +134,7 @@ TOKEN_ALLOWED = {"tok_sensor": {("events.Events", "POST")},
                                 ("alerts.AlertFeed", "GET")}}
 ENDLESS = {"live.Stream", "traffic_pages.live_view"}  # streams: the status is read, not the body
 # Reads of objects the fixture does not make (a station's hours, a vessel, an evidence file): 404 is an answer.
+UPSTREAM = (502, 503, 504)  # a camera that cannot be reached answers so: not an error of the IOC's
 MAY_404 = {"environment_pages.station", "fisheries_pages.vessel", "traffic_pages.evidence"}
 # Bodies that pass validation, so that a change is refused for who is asking, not for what it says.
 BODIES: dict[str, Any] = {"tasks.Comments": {"body": "x"}, "tasks.Delegate": {"reason": "x", "department": "SO-XD"},
@@ -279,7 +281,7 @@ def test_nobody_reads_or_changes_what_their_duty_does_not_allow(app, world) -> N
             resp = send(client, endpoint, method, url, None if token and url.startswith("/api/") else csrf, token,
                         endless)
             cell = f"{who:<10} {method:<6} {url} ({endpoint}) -> {resp.status_code}"
-            if resp.status_code >= 500:
+            if resp.status_code >= 500 and resp.status_code not in UPSTREAM:
                 problems.append(f"500: {cell}")
             elif allowed and denied(resp) and not (resp.status_code == 404 and endpoint in MAY_404):
                 problems.append(f"refused, should be allowed: {cell}")

@@ -24,7 +24,8 @@ def test_an_officer_uploads_figures_and_a_leader_reads_them_against_the_plan(ser
                                    ("lanhdao", "leader", "VP-UBND", "Lê Thị Bình")):
         ioc("user", "add", name, "--role", role, "--department", dept, "--password", PASSWORD, "--full-name", full,
             env=server.env)
-    admin = ioc("token", "create", "setup", "--role", "admin", "--scope", "sources:write", env=server.env).stdout.strip()
+    admin = ioc("token", "create", "setup", "--role", "admin", "--scope", "sources:write",
+                env=server.env).stdout.strip()
     headers = {"Authorization": f"Bearer {admin}"}
     r = requests.post(f"{server.base}/api/v1/sources", headers=headers, json={
         "name": "so-tai-chinh", "kind": "spreadsheet", "title": "Sở Tài chính — thu ngân sách theo tháng",

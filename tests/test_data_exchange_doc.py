@@ -31,8 +31,8 @@ def run(lang: str, code: str, env: dict[str, str]) -> str:
 def test_the_documented_examples_run_as_written(server: Server) -> None:
     found = examples()
     assert set(found) == {"events-curl", "events-python", "observations-curl", "webhook-sign", "vms-csv"}
-    token = ioc("token", "create", "so-nnmt", "--role", "operator", "--scope",
-                "events:write,indicators:write,indicators:read,sources:write,entities:write", env=server.env).stdout.strip()
+    scopes = "events:write,indicators:write,indicators:read,sources:write,entities:write"
+    token = ioc("token", "create", "so-nnmt", "--role", "operator", "--scope", scopes, env=server.env).stdout.strip()
     env = {**server.env, "IOC_URL": server.base, "IOC_TOKEN": token}
     out = json.loads(run(*found["events-curl"], env))
     assert out["accepted"] == 1 and [(e["index"], e["field"]) for e in out["errors"]] == [(1, "time")]
