@@ -32,6 +32,8 @@ def create_token(session: Session, name: str, role: str, *, department_code: str
     if days is not None and not 1 <= days <= MAX_DAYS:
         raise Invalid(N_("A token lives 1 to %(n)s days"), n=MAX_DAYS)
     chosen = scopes.check(list(scope_list) if scope_list is not None else list(scopes.DEFAULT_SCOPES))
+    if not chosen:
+        raise Invalid(N_("Choose at least one scope: what the token may do"), code="scope_required")
     if sources and "events:write" not in chosen:
         raise Invalid(N_("Sources limit the events:write scope, which this token lacks"))
     dept = department_by_code(session, department_code) if department_code else None

@@ -127,6 +127,8 @@ EXPECTED: dict[tuple[str, str], Any] = {
         ("edit_user", "POST"), ("set_active", "POST"), ("reset_password", "POST"), ("end_sessions", "POST"),
         ("departments", "GET"), ("departments", "POST"), ("edit_department", "GET"),
         ("edit_department", "POST"), ("confirm_sign_on", "POST"))},
+    ("admin_tokens.tokens_page", "GET"): ADMIN, ("admin_tokens.tokens_page", "POST"): ADMIN,
+    ("admin_tokens.revoke", "POST"): ADMIN,
 }
 # What the two tokens may do (role operator): a sensor's events:write, a dashboard's alerts:read.
 TOKEN_ALLOWED = {"tok_sensor": {("events.Events", "POST")},

@@ -101,3 +101,31 @@ def test_cli_tokens_get_a_sensors_scope_unless_told_more(tmp_path: Path) -> None
     assert rows["sensor-a"].scopes == ["events:write"] and rows["sensor-a"].expires_at is not None
     assert rows["dash-b"].scopes == ["alerts:read", "indicators:read"]
     assert sensor.startswith("ioc_") and reader.startswith("ioc_") and "\n" not in sensor
+
+
+def test_an_administrator_makes_lists_and_revokes_tokens_at_admin(app, client) -> None:  # type: ignore[no-untyped-def]
+    import re
+
+    factories.user("admin", "TT-IOC", name="quantri-page")
+    admin = logged_in(app, "quantri-page")
+    page = admin.get("/admin/tokens").get_data(as_text=True)
+    csrf = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
+    made = admin.post("/admin/tokens", data={"csrf_token": csrf, "name": "tram-sam-son", "role": "operator",
+                                             "scope": ["events:write"], "sources": "tram-sam-son", "days": "90"})
+    assert made.status_code == 200 and made.headers["Cache-Control"] == "no-store"
+    token = re.search(r'id="token-value" class="secret">([^<]+)<', made.get_data(as_text=True)).group(1)
+    listed = admin.get("/admin/tokens").get_data(as_text=True)
+    assert "tram-sam-son" in listed and "events:write" in listed and token not in listed
+    sent = client.post("/api/v1/events", json={"events": [factories.aqi_event(source="tram-sam-son")]},
+                       headers=bearer(token))
+    assert sent.status_code == 202
+    none = admin.post("/admin/tokens", data={"csrf_token": csrf, "name": "x", "role": "operator", "days": "90"})
+    assert none.status_code == 422  # a token with no scope is refused, with the reason on the page
+    with transaction() as s:
+        token_id = s.scalar(select(ApiToken.id).where(ApiToken.name == "tram-sam-son"))
+    admin.post(f"/admin/tokens/{token_id}/revoke", data={"csrf_token": csrf})
+    assert client.post("/api/v1/events", json={"events": [factories.aqi_event(source="tram-sam-son")]},
+                       headers=bearer(token)).status_code == 401
+    with transaction() as s:
+        actions = [a.action for a in s.scalars(select(AuditEntry).where(AuditEntry.actor == "quantri-page"))]
+    assert "token.created" in actions and "token.revoked" in actions

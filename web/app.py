@@ -14,6 +14,7 @@ from engine.config import REPO_ROOT, settings
 from web import (
     account_pages,
     admin_pages,
+    admin_tokens,
     alert_pages,
     api,
     approval_pages,
@@ -73,6 +74,7 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     app.register_blueprint(traffic_pages.bp)
     app.register_blueprint(cockpit_pages.bp)
     app.register_blueprint(account_pages.bp)
+    app.register_blueprint(admin_tokens.bp)
     app.register_blueprint(admin_pages.bp)
     sso.init_app(app)  # OpenID Connect single sign-on, when IOC_OIDC_ISSUER is set
     api.init_app(app, csrf)
