@@ -6,7 +6,8 @@ blueprint); a token is let in only where it holds that scope, and its role still
 only people use (``PEOPLE_ONLY``: notifications, users, one's own password) refuse every token. A token with
 ``events:write`` may also be limited to named sources: an event of another source is refused.
 
-``ioc token create NAME --role ROLE`` gives a sensor's scope, ``events:write``, unless ``--scope`` says more.
+``ioc token create NAME --role ROLE`` gives what a station or a department's system needs, ``events:write`` and
+``alerts:read`` (the public contract: such a token reads /api/v1/alerts), unless ``--scope`` says otherwise.
 """
 
 from __future__ import annotations
@@ -46,7 +47,7 @@ SCOPES: dict[str, str] = {
     "cameras:read": N_("read cameras and their calibration"),
     "cameras:write": N_("report a camera's health, detections and clips"),
 }
-DEFAULT_SCOPES = ("events:write",)
+DEFAULT_SCOPES = ("alerts:read", "events:write")  # a station or a department's system: send, and read alerts
 READING_METHODS = ("GET", "HEAD", "OPTIONS")
 
 

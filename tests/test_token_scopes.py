@@ -89,7 +89,7 @@ def test_an_administrator_makes_a_scoped_token_through_the_api(app, client) -> N
     assert wrong.status_code == 422
 
 
-def test_cli_tokens_get_a_sensors_scope_unless_told_more(tmp_path: Path) -> None:
+def test_cli_tokens_get_a_stations_scopes_unless_told_more(tmp_path: Path) -> None:
     env = cli_env(tmp_path)
     sensor = ioc("token", "create", "sensor-a", "--role", "operator", env=env).stdout.strip()
     reader = ioc("token", "create", "dash-b", "--role", "leader", "--scope", "alerts:read,indicators:read",
@@ -98,7 +98,7 @@ def test_cli_tokens_get_a_sensors_scope_unless_told_more(tmp_path: Path) -> None
     assert bad.returncode == 1 and "everything" in bad.stderr and "Traceback" not in bad.stderr
     with transaction() as s:
         rows = {r.name: r for r in s.scalars(select(ApiToken))}
-    assert rows["sensor-a"].scopes == ["events:write"] and rows["sensor-a"].expires_at is not None
+    assert rows["sensor-a"].scopes == ["alerts:read", "events:write"] and rows["sensor-a"].expires_at is not None
     assert rows["dash-b"].scopes == ["alerts:read", "indicators:read"]
     assert sensor.startswith("ioc_") and reader.startswith("ioc_") and "\n" not in sensor
 

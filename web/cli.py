@@ -123,7 +123,8 @@ def _cmd_token_create(args: argparse.Namespace) -> int:
 
     with transaction() as session:
         token = create_token(session, args.name, args.role, department_code=args.department, actor="cli",
-                             scope_list=[s for part in args.scope or ["events:write"] for s in part.split(",") if s],
+                             scope_list=([s for part in args.scope for s in part.split(",") if s]
+                                         if args.scope else None),
                              sources=args.source or None, days=None if args.no_expiry else args.days)
     print(token)
     return 0
@@ -571,8 +572,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("name")
     p.add_argument("--role", required=True)
     p.add_argument("--department")
-    p.add_argument("--scope", action="append", help="what it may do, e.g. events:write or alerts:read (repeat, or "
-                                                     "separate by commas; default events:write); `ioc token scopes`")
+    p.add_argument("--scope", action="append",
+                   help="what it may do, e.g. events:write or tasks:read (repeat, or separate by commas; default "
+                        "events:write,alerts:read); `ioc token scopes` lists them")
     p.add_argument("--source", action="append", help="events:write for this source only (repeat for more)")
     p.add_argument("--days", type=int, default=365, help="it expires after this many days (default 365)")
     p.add_argument("--no-expiry", action="store_true", help="it does not expire")

@@ -1,5 +1,6 @@
 """api_tokens: scopes (engine.scopes), the sources an events:write token may send for, expiry, last use and who
-made it. Tokens made before carried their whole role; they keep only what a sensor needs, events:write, and
+made it. Tokens made before carried their whole role; they keep only what a sensor or a department's system needs,
+events:write and alerts:read, and
 expire 90 days after this upgrade (make new ones with the scopes they need: docs/security.md)
 
 Revision ID: 0021
@@ -26,7 +27,7 @@ def upgrade() -> None:
         batch_op.add_column(sa.Column("expires_at", sa.DateTime(timezone=True), nullable=True))
         batch_op.add_column(sa.Column("last_used_at", sa.DateTime(timezone=True), nullable=True))
         batch_op.add_column(sa.Column("created_by", sa.String(length=80), nullable=True))
-    op.execute(TOKENS.update().values(scopes=["events:write"],
+    op.execute(TOKENS.update().values(scopes=["alerts:read", "events:write"],
                                       expires_at=datetime.now(UTC) + timedelta(days=90)))
     with op.batch_alter_table("api_tokens") as batch_op:
         batch_op.alter_column("scopes", existing_type=sa.JSON(), nullable=False)
