@@ -111,10 +111,11 @@ def temporary_password(username: str = "", full_name: str = "") -> str:
             return made
 
 
-def _profile(role: str, department_code: str | None, full_name: str, email: str | None) -> tuple[str, str | None]:
+def _profile(role: str, department_code: str | None, full_name: str, email: str | None, *,
+             need_department: bool = True) -> tuple[str, str | None]:
     """Check what an administrator gives of a person; returns the name and e-mail address as kept."""
     check_role(role)
-    if role == "officer" and not department_code:
+    if role == "officer" and not department_code and need_department:
         raise Invalid(N_("An officer belongs to a department: choose one"), code="department_required")
     full_name = full_name.strip()
     if len(full_name) > 200:
@@ -127,23 +128,28 @@ def _profile(role: str, department_code: str | None, full_name: str, email: str 
 
 def add_user(session: Session, username: str, role: str, password: str, *, department_code: str | None = None,
              full_name: str = "", actor: str = "system", kiosk: bool = False, email: str | None = None,
-             must_change_password: bool = False) -> User:
+             must_change_password: bool = False, inactive_without_department: bool = False) -> User:
+    """A person. An officer needs a department; with ``inactive_without_department`` (the CLI, whose contract lets
+    the department out) an officer without one is made *deactivated*, to be given a department and reactivated
+    by an administrator: they can do nothing meanwhile."""
     username = username.strip()
     if not username or len(username) > 80:
         raise Invalid(N_("A user name has 1 to 80 characters"))
-    full_name, email = _profile(role, department_code, full_name, email)
+    waiting = inactive_without_department and role == "officer" and not department_code
+    full_name, email = _profile(role, department_code, full_name, email, need_department=not waiting)
     passwords.check(password, username=username, full_name=full_name)
     if session.scalar(select(User).where(User.username == username)) is not None:
         raise Conflict(N_("The user %(name)s already exists"), name=username)
     dept = department_by_code(session, department_code) if department_code else None
     user = User(username=username, role_code=role, password_hash=hash_password(password),
                 department_id=dept.id if dept else None, full_name=full_name or username, kiosk=kiosk,
-                email=email, must_change_password=must_change_password, password_changed_at=utcnow())
+                email=email, must_change_password=must_change_password, password_changed_at=utcnow(),
+                active=not waiting)
     session.add(user)
     session.flush()
     audit.record(session, actor, "user.created", "user", user.id, username=username, role=role,
                  department=department_code, kiosk=kiosk, full_name=user.full_name, email=email,
-                 must_change_password=must_change_password)
+                 must_change_password=must_change_password, active=user.active)
     return user
 
 
@@ -224,6 +230,8 @@ def set_active(session: Session, user: User, active: bool, *, actor: str, by_use
         _keep_an_administrator(session, user)
         if by_user_id == user.id:
             raise Forbidden(N_("You cannot deactivate yourself"))
+    elif user.role_code == "officer" and user.department_id is None:
+        raise Invalid(N_("An officer belongs to a department: choose one"), code="department_required")
     user.active = active
     audit.record(session, actor, "user.reactivated" if active else "user.deactivated", "user", user.id,
                  username=user.username)

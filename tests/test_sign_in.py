@@ -285,12 +285,17 @@ def test_cli_reads_the_password_from_standard_input_and_refuses_to_guess(tmp_pat
                                  timeout=120)
     assert no_password.returncode != 0 and "--password-stdin" in no_password.stderr
     assert "Traceback" not in no_password.stderr
-    no_department = ioc("user", "add", "cv-nodept", "--role", "officer", "--password", factories.PASSWORD, env=env,
-                        check=False)
-    assert no_department.returncode == 1 and "department" in no_department.stderr
+    no_department = ioc("user", "add", "cv-nodept", "--role", "officer", "--password", factories.PASSWORD, env=env)
+    assert "deactivated" in no_department.stdout and "department" in no_department.stdout
     with transaction() as s:
         assert s.scalar(select(User.id).where(User.username == "cv-stdin")) is not None
-        assert s.scalar(select(User.id).where(User.username == "cv-nodept")) is None
+        waiting = s.scalar(select(User).where(User.username == "cv-nodept"))
+        assert waiting is not None and waiting.active is False  # can do nothing until given a department
+        from engine.errors import Invalid
+        from engine.org import set_active
+
+        with pytest.raises(Invalid, match="department"):
+            set_active(s, waiting, True, actor="quantri")
 
 
 def test_cli_user_and_token_commands_do_not_deploy_the_processes_folder(tmp_path: Path) -> None:

@@ -64,7 +64,11 @@ def _cmd_user_add(args: argparse.Namespace) -> int:
     password = _read_password(args)
     with transaction() as session:
         user = add_user(session, args.name, args.role, password, department_code=args.department,
-                        full_name=args.full_name or "", actor="cli", kiosk=args.kiosk)
+                        full_name=args.full_name or "", actor="cli", kiosk=args.kiosk, inactive_without_department=True)
+    if not user.active:
+        print(f"user {user.username} ({user.role_code}) added, deactivated: an officer belongs to a department; "
+              "give one and reactivate them at /admin")
+        return 0
     print(f"user {user.username} ({user.role_code}) added")
     return 0
 
