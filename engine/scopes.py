@@ -24,6 +24,7 @@ AREAS: dict[str, str | None] = {
 SCOPES: dict[str, str] = {
     "events:write": N_("send events"),
     "events:read": N_("read quarantined events"),
+    "events:requeue": N_("send quarantined events back for evaluation"),
     "alerts:read": N_("read alerts and their CAP and feeds"),
     "alerts:write": N_("acknowledge and handle alerts"),
     "tasks:read": N_("read tasks"),

@@ -63,7 +63,7 @@ class Quarantined(MethodView):
 
 @blp.route("/quarantined/requeue")
 class Requeue(MethodView):
-    @api_auth("operator", "admin", scope=None)
+    @api_auth("operator", "admin", scope="events:requeue")
     @blp.arguments(RequeueIn)
     @blp.response(202, RequeueOut)
     def post(self, body: dict[str, Any]) -> dict[str, Any]:
