@@ -31,18 +31,25 @@ class Unauthorized(EngineError):
     code = "unauthorized"
 
 
-def current_user() -> User | None:
-    """The person of this request's session cookie, while that session is valid on the server (engine.sessions);
-    ``g.session_id`` is the session's row."""
-    if "user" not in g:
-        g.user, g.session_id = None, None
-        found = sessions.resolve(db(), session.get("sid"))
-        if found is not None:
-            row, user = found
-            g.user, g.session_id = user, row.id
+def signed_in() -> sessions.Signed | None:
+    """This request's session cookie's session, while it is valid on the server (engine.sessions), with what the
+    checks need of its person; ``g.session_id`` is the session's row. Its use is noted (at most once a minute)."""
+    if "signed" not in g:
+        row = sessions.signed(db(), session.get("sid"))
+        g.signed, g.session_id = row, row.id if row is not None else None
+        if row is not None:
             now = utcnow()
             if sessions.needs_touch(row, now) and request.path != STREAM_PATH:
                 _touch(row.id, now)
+    result: sessions.Signed | None = g.signed
+    return result
+
+
+def current_user() -> User | None:
+    """The person of this request's session (an ORM object, for pages and for what changes the person)."""
+    if "user" not in g:
+        row = signed_in()
+        g.user = db().get(User, row.user_id) if row is not None else None
     result: User | None = g.user
     return result
 
@@ -76,7 +83,7 @@ def _note_token_use(principal: Principal) -> None:
         log.warning("could not note the use of token %s: %s", principal.token_id, exc.__class__.__name__)
 
 
-def check_person(user: User) -> None:
+def check_person(user: User | sessions.Signed) -> None:
     """What a valid session still may not do: anything but change the password once an administrator has reset
     it; anything but read, for a kiosk account (the wall's screen)."""
     if user.must_change_password and request.path != OWN_PASSWORD_PATH:
@@ -101,10 +108,11 @@ def current_principal() -> Principal | None:
         if note:
             _note_token_use(principal)
     else:
-        user = current_user()
-        if user is not None:
-            check_person(user)
-            principal = principal_for(user)
+        person = signed_in()
+        if person is not None:
+            check_person(person)
+            principal = Principal(name=person.username, role=person.role_code, department_id=person.department_id,
+                                  user_id=person.user_id)
             g.cookie_auth = True
     g.principal = principal
     return principal
