@@ -194,6 +194,33 @@ def _cmd_audit_verify(_args: argparse.Namespace) -> int:
     return 0 if report.ok else 1
 
 
+def _progress(line: str) -> None:
+    print(line, file=sys.stderr, flush=True)
+
+
+def _cmd_export(args: argparse.Namespace) -> int:
+    from engine import handover
+
+    folder = Path(args.dir)
+    manifest = handover.export(folder, with_password_hashes=args.with_password_hashes,
+                               with_secrets_key=args.with_secrets_key, progress=_progress)
+    _size, digest = handover.sha256_of(folder / handover.MANIFEST)
+    print(f"exported {sum(t['rows'] for t in manifest['tables'])} rows of {len(manifest['tables'])} tables and "
+          f"{len(manifest['files'])} files to {folder} (schema {manifest['schema_revision']}); manifest.json SHA-256 "
+          f"{digest}: keep it apart from the export")
+    return 0
+
+
+def _cmd_import(args: argparse.Namespace) -> int:
+    from engine import handover
+
+    folder = Path(args.dir)
+    manifest = handover.import_(folder, progress=_progress)
+    print(f"imported {sum(t['rows'] for t in manifest['tables'])} rows of {len(manifest['tables'])} tables and "
+          f"{len(manifest['files'])} files from {folder} (exported {manifest['exported_at']})")
+    return 0
+
+
 def _cmd_rules_check(args: argparse.Namespace) -> int:
     from engine.bpmn import executable_process_ids
     from engine.config import settings
@@ -600,6 +627,14 @@ def build_parser() -> argparse.ArgumentParser:
     audit = sub.add_parser("audit", help="the audit log").add_subparsers(dest="audit_command", required=True,
                                                                          metavar="ACTION")
     add("verify", _cmd_audit_verify, "check the audit log's hash chain; names the first row that does not fit", audit)
+    p = add("export", _cmd_export, "write all of the data (tables as JSON Lines, files, manifest.json) into DIR; "
+            "an export stopped half-way goes on when run again")
+    p.add_argument("dir", metavar="DIR")
+    p.add_argument("--with-password-hashes", action="store_true", help="keep the accounts' password hashes")
+    p.add_argument("--with-secrets-key", action="store_true",
+                   help="add the secret key that stored credentials are encrypted with (keep DIR safe)")
+    p = add("import", _cmd_import, "load an export into a fresh instance (checks the manifest and every SHA-256)")
+    p.add_argument("dir", metavar="DIR")
 
     source = sub.add_parser("source", help="data sources").add_subparsers(dest="source_command", required=True,
                                                                           metavar="ACTION")
