@@ -27,6 +27,7 @@ from engine.bulk import paused_gc
 from engine.config import settings
 from engine.db import transaction, utcnow
 from engine.errors import EngineError, NotFound
+from engine.event_check import event_problems, latest_time
 from engine.events import IncomingEvent, ingest_events
 from engine.models import Source, Unit
 from engine.rules import current_rules
@@ -103,10 +104,15 @@ def _store(session: Session, source: str, items: list[Any], actor: str) -> Outco
     events = [i for i in items if isinstance(i, IncomingEvent)]
     named = {e.unit for e in events if e.unit}
     known = set(session.scalars(select(Unit.code).where(Unit.code.in_(named)))) if named else set()
-    for index, e in enumerate(events):
-        if e.unit and e.unit not in known:  # one bad record, not a refused run
-            out.bad.append({"index": index, "field": "unit", "reason": f"unknown administrative unit {e.unit}"})
-    events = [e for e in events if not e.unit or e.unit in known]
+    latest, kept = latest_time(), []
+    for index, e in enumerate(events):  # a bad record is one bad record, not a refused run
+        problems = event_problems(e, latest)  # a NUL, a NaN, a year 9999, a negative concentration…
+        if e.unit and e.unit not in known:
+            problems.append(("unit", f"unknown administrative unit {e.unit}"))
+        out.bad.extend({"index": index, "field": field, "reason": reason} for field, reason in problems)
+        if not problems:
+            kept.append(e)
+    events = kept
     for start in range(0, len(events), CHUNK):
         ingested = ingest_events(session, events[start:start + CHUNK], source)
         out.events += len(ingested.accepted)

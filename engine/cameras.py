@@ -19,6 +19,7 @@ from engine import audit, bus, credentials, entities, secrets
 from engine.db import utcnow
 from engine.errors import N_, Invalid
 from engine.models import Entity
+from engine.text import nfc
 
 CODE = re.compile(r"^[A-Z0-9][A-Z0-9_-]{1,47}$")
 SOURCE = re.compile(r"^(rtsp|rtsps|http|https)://\S+$|^synthetic:(360p|720p|1080p)$|^/\S+$")
@@ -45,7 +46,7 @@ def register(session: Session, code: str, *, name: str, source: str, unit_code: 
              location: dict[str, Any] | None = None, actor: str) -> Entity:
     """Register a camera or change it. A source sent back as it was shown (``rtsp://admin:***@host/…``) keeps
     the stored password; one pointing to another host must carry its password again."""
-    code, source = code.strip().upper(), source.strip()
+    code, name, source = nfc(code.strip()).upper(), nfc(name), source.strip()
     problems = {}
     if not CODE.match(code):
         problems["code"] = "2–48 capital letters, digits, - or _"

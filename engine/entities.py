@@ -18,6 +18,7 @@ from engine.db import insert as db_insert
 from engine.db import utcnow
 from engine.errors import N_, NotFound
 from engine.models import Entity, Event
+from engine.text import nfc
 
 # Which kind of entity an event type speaks about.
 KIND_OF_EVENT = {"air_quality": "station", "water_quality": "station", "water_level": "station",
@@ -160,7 +161,7 @@ def register(session: Session, kind: str, records: list[dict[str, Any]], actor: 
     added = updated = 0
     problems = []
     for index, record in enumerate(records):
-        code = str(record.get("code") or "").strip()
+        code = nfc(str(record.get("code") or "").strip())  # one entity, however its name was typed
         if not code:
             problems.append({"index": index, "field": "code", "reason": "no registration code"})
             continue
@@ -173,7 +174,7 @@ def register(session: Session, kind: str, records: list[dict[str, Any]], actor: 
         attributes = {k: (str(v) if k in IDENTIFIERS else v) for k, v in record.items()
                       if k not in ("code", "name") and v not in (None, "")}
         row.attributes = {**(row.attributes or {}), **attributes}
-        row.name = str(record.get("name") or row.name or "")
+        row.name = nfc(str(record.get("name") or row.name or ""))
         row.registered = True
         added, updated = (added, updated + 1) if existing else (added + 1, updated)
     audit.record(session, actor, "entities.registered", "entity", kind, added=added, updated=updated,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from functools import lru_cache
 from typing import Any
@@ -17,6 +17,7 @@ from engine.db import utcnow
 from engine.errors import N_, Invalid
 from engine.models import Unit
 from engine.queue import enqueue_after_commit
+from engine.text import nfc, nfc_or_none
 
 EVALUATE_JOB = "engine.jobs.process_events"
 
@@ -142,8 +143,18 @@ def check_units(session: Session, batch: list[IncomingEvent]) -> None:
         raise Invalid(N_("Some events name an unknown administrative unit"), details={"fields": {"events": bad}})
 
 
+def composed(e: IncomingEvent) -> IncomingEvent:
+    """The event with its names in Unicode NFC (engine.text): a station written in composed and in decomposed
+    Vietnamese is one station, and an event sent both ways is stored once."""
+    if f"{e.source}{e.type}{e.sector}{e.entity}{e.unit}{e.idempotency_key}".isascii():
+        return e
+    return replace(e, source=nfc(e.source), type=nfc(e.type), sector=nfc(e.sector), entity=nfc_or_none(e.entity),
+                   unit=nfc_or_none(e.unit), idempotency_key=nfc_or_none(e.idempotency_key))
+
+
 def ingest_events(session: Session, batch: list[IncomingEvent], actor: str) -> IngestResult:
     """Store a batch; events already stored (same source and key) are counted, not stored again."""
+    batch = [composed(e) for e in batch]
     check_units(session, batch)
     keyed = {(e.source, e.key()): e for e in batch}
     ids = sorted(_insert_ignoring_duplicates(session, keyed, utcnow())) if keyed else []

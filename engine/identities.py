@@ -46,6 +46,7 @@ from engine.errors import N_, Conflict, Invalid
 from engine.models import ROLES, Department, User, UserIdentity
 from engine.org import check_role, department_by_code
 from engine.security import hash_password
+from engine.text import nfc
 
 UNMAPPED_ROLE = "officer"  # proposed when no value maps to a role: the administrator chooses at confirmation
 CONTROL = re.compile(r"[\x00-\x1f\x7f]")
@@ -135,7 +136,7 @@ def proposed_role(config: OidcConfig, claims: dict[str, Any]) -> str | None:
 
 
 def _text(value: Any, limit: int) -> str:
-    return CONTROL.sub("", value).strip()[:limit] if isinstance(value, str) else ""
+    return nfc(CONTROL.sub("", value).strip())[:limit] if isinstance(value, str) else ""
 
 
 def _department(session: Session, config: OidcConfig, claims: dict[str, Any]) -> Department | None:

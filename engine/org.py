@@ -17,6 +17,7 @@ from engine.db import utcnow
 from engine.errors import N_, Conflict, Forbidden, Invalid, NotFound
 from engine.models import ROLES, Department, Role, Unit, User
 from engine.security import hash_password, spend_password_check, verify_password
+from engine.text import nfc
 
 DATA = Path(__file__).parent / "data"
 ROLE_NAMES = {
@@ -132,7 +133,7 @@ def add_user(session: Session, username: str, role: str, password: str, *, depar
     """A person. An officer needs a department; with ``inactive_without_department`` (the CLI, whose contract lets
     the department out) an officer without one is made *deactivated*, to be given a department and reactivated
     by an administrator: they can do nothing meanwhile."""
-    username = username.strip()
+    username = nfc(username.strip())  # the same name typed composed or decomposed is one account
     if not username or len(username) > 80:
         raise Invalid(N_("A user name has 1 to 80 characters"))
     waiting = inactive_without_department and role == "officer" and not department_code
@@ -192,7 +193,7 @@ def update_user(session: Session, user: User, *, full_name: str, role: str, depa
 
 def authenticate(session: Session, username: str, password: str) -> User | None:
     """The active user with that name and password. Takes the same time whether or not the name exists."""
-    user = session.scalar(select(User).where(User.username == username, User.active.is_(True)))
+    user = session.scalar(select(User).where(User.username == nfc(username), User.active.is_(True)))
     if user is None:
         spend_password_check(password)
         return None

@@ -21,6 +21,7 @@ from engine.db import utcnow
 from engine.errors import N_, Conflict, Forbidden, Invalid, NotFound
 from engine.models import Alert, Source, SourceRun
 from engine.org import Principal
+from engine.text import nfc
 
 MANAGERS = ("admin",)
 UPLOADERS = ("admin", "operator", "officer", "leader")  # who may upload a source's file (not designers)
@@ -98,6 +99,7 @@ def unsealed(config: dict[str, Any]) -> dict[str, Any]:
 def create(session: Session, principal: Principal, *, name: str, kind: str, config: dict[str, Any],
            title: str = "", interval_s: int = 300, stale_after_s: int = 3600, enabled: bool = False) -> Source:
     _check(principal)
+    name = nfc(name)
     if session.scalar(select(Source.id).where(Source.name == name)) is not None:
         raise Conflict(N_("A data source with this name already exists"), code="source_exists")
     if interval_s < 10 or stale_after_s < 60:

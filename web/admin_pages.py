@@ -17,6 +17,7 @@ from engine.errors import N_, EngineError, NotFound
 from engine.models import ROLES, Department, Unit, User
 from web.auth import page_auth
 from web.db import db
+from web.input_guard import bounded_int
 
 bp = Blueprint("admin_pages", __name__)
 PER_PAGE = 50
@@ -88,7 +89,7 @@ def users() -> Any:
     role = args.get("role") if args.get("role") in ROLES else ""
     department = (args.get("department") or "").strip()[:40]
     active = args.get("active") if args.get("active") in ("1", "0") else ""
-    page = max(1, args.get("page", default=1, type=int) or 1)
+    page = max(1, args.get("page", default=1, type=bounded_int) or 1)
     stmt = select(User)
     if q:
         stmt = stmt.where(or_(User.username.ilike(f"%{q}%"), User.full_name.ilike(f"%{q}%")))
@@ -236,7 +237,7 @@ def departments() -> Any:
     args = request.args
     q = (args.get("q") or "").strip()[:100]
     kind = args.get("kind") if args.get("kind") in org.DEPARTMENT_KINDS else ""
-    page = max(1, args.get("page", default=1, type=int) or 1)
+    page = max(1, args.get("page", default=1, type=bounded_int) or 1)
     values: dict[str, Any] = {"code": "", "name": "", "name_en": "", "kind": "agency", "unit_code": None}
     error, status = None, 200
     if request.method == "POST":

@@ -20,6 +20,7 @@ from engine.notify.preferences import CHANNELS, DEFAULT_PREFERENCES, SEVERITIES,
 from web.api.alerts import visible_alert
 from web.auth import page_auth
 from web.db import db
+from web.input_guard import bounded_int
 
 bp = Blueprint("alert_pages", __name__)
 CHANNEL_LABELS = {"in_app": N_("In the app"), "webpush": N_("Browser and phone (web push)"),
@@ -56,7 +57,7 @@ def silences_page() -> Any:
     if request.method == "POST":
         form = request.form
         if form.get("end"):
-            silences.end(db(), g.principal, int(form["end"]))
+            silences.end(db(), g.principal, form.get("end", type=bounded_int) or 0)
             message = _("The silence has ended")
         else:
             starts = _local(form["starts_at"]) if form.get("starts_at") else None

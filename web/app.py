@@ -26,6 +26,7 @@ from web import (
     fisheries_pages,
     headers,
     i18n,
+    input_guard,
     pages,
     rule_pages,
     sso,
@@ -47,6 +48,7 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     s = settings()
     s.check_production()
     app = Flask(__name__)
+    input_guard.init_app(app)  # before any route: bounded ids, refused NUL, deep or huge JSON; answers always JSON
     app.config.update(
         SECRET_KEY=s.secret_key,
         SESSION_COOKIE_HTTPONLY=True,

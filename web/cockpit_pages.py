@@ -11,6 +11,7 @@ from flask import Blueprint, render_template, request
 from engine import cockpit
 from web.auth import page_auth
 from web.db import db
+from web.input_guard import bounded_int
 from web.pages import live_page
 
 bp = Blueprint("cockpit_pages", __name__)
@@ -27,7 +28,7 @@ def instances() -> Any:
         status = "active"
     process = args.get("process") or None
     q = (args.get("q") or "").strip()[:200] or None
-    page = max(1, args.get("page", default=1, type=int) or 1)
+    page = max(1, args.get("page", default=1, type=bounded_int) or 1)
     session = db()
     stmt = cockpit.instance_query(process=process, status=status, q=q)
     total = cockpit.total(session, stmt)

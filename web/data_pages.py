@@ -19,6 +19,7 @@ from engine.errors import N_, Invalid
 from engine.models import Indicator, Source, Unit
 from web.auth import page_auth
 from web.db import db
+from web.input_guard import bounded_int
 
 bp = Blueprint("data_pages", __name__)
 STATUS_LABELS = {"new": N_("not run yet"), "ok": N_("working"), "failing": N_("failing"),
@@ -38,8 +39,9 @@ def sources_page() -> Any:
                 raise Invalid(N_("Choose a connector kind"))
             sources.create(db(), g.principal, name=form.get("name", "").strip(), kind=kind,
                            title=form.get("title", "").strip(), config=source_config(kind, config),
-                           interval_s=int(form.get("interval_s") or 300),
-                           stale_after_s=int(form.get("stale_after_s") or 3600), enabled=form.get("enabled") == "on")
+                           interval_s=bounded_int(form.get("interval_s") or "300"),
+                           stale_after_s=bounded_int(form.get("stale_after_s") or "3600"),
+                           enabled=form.get("enabled") == "on")
             db().commit()
             flash(_("Data source added"), "ok")
             return redirect(url_for("data_pages.source_page", name=form.get("name", "").strip()))
@@ -82,8 +84,8 @@ def source_settings(name: str) -> Any:
         return redirect(url_for("data_pages.source_page", name=name))
     sources.update(db(), g.principal, source, title=form.get("title", source.title),
                    config=source_config(source.kind, _json_config(form.get("config", "{}")), source.config),
-                   interval_s=int(form.get("interval_s") or source.interval_s),
-                   stale_after_s=int(form.get("stale_after_s") or source.stale_after_s),
+                   interval_s=form.get("interval_s", type=bounded_int) or source.interval_s,
+                   stale_after_s=form.get("stale_after_s", type=bounded_int) or source.stale_after_s,
                    enabled=form.get("enabled") == "on")
     db().commit()
     flash(_("Data source saved"), "ok")
@@ -149,7 +151,7 @@ def indicators_page() -> Any:
 @page_auth()
 def indicator_page(code: str) -> Any:
     indicator = indicators.get(db(), code)
-    year = int(request.args.get("year") or utcnow().astimezone(indicators.tz()).year)
+    year = request.args.get("year", type=bounded_int) or utcnow().astimezone(indicators.tz()).year
     points = [p for p in indicators.series(db(), indicator, granularity="month")
               if p["period"].startswith(f"{year:04d}-")]
     by_unit = indicators.series(db(), indicator, level="unit", granularity="year")
@@ -199,7 +201,7 @@ def quarantine_page() -> Any:
         flash(_("%(n)s events sent back for evaluation", n=len(sent)) if sent
               else _("Nothing to send back: the event is no longer quarantined"), "ok" if sent else "error")
         return redirect(url_for("data_pages.quarantine_page"))
-    before = request.args.get("before_id", type=int)
+    before = request.args.get("before_id", type=bounded_int)
     page = quarantine.quarantined(db(), limit=100, before_id=before)
     return render_template("quarantine.html", page=page,
                            shown={ev.id: json.dumps(ev.values, ensure_ascii=False)[:300] for ev in page.events})

@@ -23,6 +23,7 @@ from web.api.alerts import alert_query
 from web.api.instances import instance_view
 from web.auth import current_user, page_auth
 from web.db import db
+from web.input_guard import bounded_int
 
 bp = Blueprint("pages", __name__)
 # English message ids; the Vietnamese catalog gives "Thấp", "Trung bình", "Cao", "Khẩn cấp"...
@@ -268,7 +269,7 @@ BLANK_BPMN = """<?xml version="1.0" encoding="UTF-8"?>
 @bp.route("/designer")
 @page_auth("designer", "admin")
 def designer() -> Any:
-    definition_id = request.args.get("definition_id", type=int)
+    definition_id = request.args.get("definition_id", type=bounded_int)
     definition = db().get(ProcessDefinition, definition_id) if definition_id else None
     waiting = db().scalars(select(ProcessDefinition).where(ProcessDefinition.status == registry.PENDING)
                            .order_by(ProcessDefinition.id))

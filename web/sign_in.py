@@ -13,6 +13,7 @@ from flask_babel import ngettext
 from engine import audit, login_throttle, sessions
 from engine.models import User
 from engine.org import authenticate
+from engine.text import nfc
 from web.auth import current_user
 from web.db import db
 
@@ -31,7 +32,7 @@ def _throttled(seconds: int) -> Any:
 
 
 def attempt(username: str, password: str, next_url: str | None) -> Any:
-    username = username.strip()[:80]
+    username = nfc(username.strip())[:80]
     address = request.remote_addr or "-"
     wait = login_throttle.retry_after(username, address)
     if wait:

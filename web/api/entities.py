@@ -13,7 +13,8 @@ from engine import entities
 from engine.db import utcnow
 from engine.errors import N_, Invalid
 from engine.models import Entity
-from web.api.schemas import Strict
+from engine.text import nfc
+from web.api.schemas import Bounded, Strict
 from web.auth import api_auth, principal
 from web.db import db
 
@@ -32,9 +33,9 @@ class EntityOut(Schema):
     last_seen = fields.DateTime(allow_none=True)
 
 
-class EntityQuery(Schema):
+class EntityQuery(Bounded):
     kind = fields.String(load_default=None, validate=validate.OneOf(entities.KINDS))
-    seen_within_hours = fields.Integer(load_default=None, validate=validate.Range(min=1))
+    seen_within_hours = fields.Integer(load_default=None, validate=validate.Range(min=1, max=24 * 365 * 10))
     limit = fields.Integer(load_default=5000, validate=validate.Range(min=1, max=20000))
 
 
@@ -74,7 +75,7 @@ class OneEntity(MethodView):
     @blp.response(200, EntityOut)
     def get(self, kind: str, code: str) -> Entity:
         """One entity."""
-        return entities.get(db(), kind, code)
+        return entities.get(db(), kind, nfc(code))
 
 
 class VmsPositionsIn(Strict):
@@ -84,6 +85,8 @@ class VmsPositionsIn(Strict):
 
 @blp.route("/vessels/positions")
 class VmsPositions(MethodView):
+    checks_items_itself = True  # a NUL or a NaN refuses its record by index, not the batch (web.input_guard)
+
     @api_auth("operator", "admin")
     @blp.arguments(VmsPositionsIn)
     def post(self, body: dict[str, Any]) -> tuple[dict[str, Any], int]:
@@ -96,10 +99,11 @@ class VmsPositions(MethodView):
 def _store_positions(positions: list[dict[str, Any]], source: str, first_row: int = 0
                      ) -> tuple[dict[str, Any], int]:
     """VMS positions as ``vessel_position`` events; each bad record named by its index (or CSV row)."""
-    from engine.event_check import parse_time
+    from engine.event_check import event_problems, latest_time, parse_time
     from engine.events import IncomingEvent, ingest_events
 
     events, errors = [], []
+    latest = latest_time()
     for index, p in enumerate(positions):
         where: dict[str, Any] = {"index": index} if not first_row else {"row": first_row + index}
         moment = parse_time(p.get("time"))
@@ -114,9 +118,14 @@ def _store_positions(positions: list[dict[str, Any]], source: str, first_row: in
         else:
             values = {"lat": float(lat), "lon": float(lon),
                       **{k: p[k] for k in ("speed_kn", "course") if isinstance(p.get(k), int | float)}}
-            events.append(IncomingEvent(source=source, type="vessel_position", sector="fisheries",
-                                        time=moment, values=values, entity=str(p["registration"]),
-                                        location={"lat": float(lat), "lon": float(lon)}))
+            event = IncomingEvent(source=source, type="vessel_position", sector="fisheries", time=moment,
+                                  values=values, entity=str(p["registration"]),
+                                  location={"lat": float(lat), "lon": float(lon)})
+            problems = event_problems(event, latest)  # a NUL, NaN, a time out of range: this record only
+            errors.extend({**where, "field": {"entity": "registration"}.get(field or "", field), "reason": reason}
+                          for field, reason in problems)
+            if not problems:
+                events.append(event)
     session = db()
     accepted = ingest_events(session, events, principal().name).accepted if events else []
     session.commit()

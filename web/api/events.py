@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 from engine import intake, quarantine
 from engine.bulk import paused_gc
 from engine.errors import N_, Invalid
-from engine.event_check import check_event
+from engine.event_check import check_event, latest_time
 from engine.events import IncomingEvent, ingest_events
 from engine.models import Unit
 from web.api.schemas import EventBatch, IngestOut, QuarantineOut, QuarantineQuery, RequeueIn, RequeueOut
@@ -25,6 +25,8 @@ blp = Blueprint("events", __name__, description="Events from sources, sensors an
 
 @blp.route("")
 class Events(MethodView):
+    checks_items_itself = True  # a NUL or a NaN refuses its event by index, not the batch (web.input_guard)
+
     @api_auth("operator", "admin")
     @blp.arguments(EventBatch)
     @blp.response(202, IngestOut)
@@ -80,8 +82,9 @@ def checked_events(session: Session, raw: list[Any], sources: tuple[str, ...] | 
     some ``sources`` sends only theirs."""
     good: list[tuple[int, IncomingEvent]] = []
     errors: list[dict[str, Any]] = []
+    latest = latest_time()
     for index, item in enumerate(raw):
-        event, problems = check_event(item)
+        event, problems = check_event(item, latest)
         if event is None:
             errors.extend({"index": index, "field": field, "reason": reason} for field, reason in problems)
         elif sources is not None and event.source not in sources:

@@ -7,12 +7,12 @@ from typing import Any
 
 from flask.views import MethodView
 from flask_smorest import Blueprint
-from marshmallow import Schema, fields
+from marshmallow import fields
 
 from engine import cockpit, operations, versions, visibility
 from engine.models import ProcessInstance
 from engine.org import Principal
-from web.api.schemas import InstanceOut, InstanceQuery, InstanceRowOut, OperationIn
+from web.api.schemas import Bounded, InstanceOut, InstanceQuery, InstanceRowOut, OperationIn
 from web.auth import api_auth, principal
 from web.db import db
 
@@ -98,7 +98,7 @@ for _action, _doc in (("retry", "Run an incident's failed step again, with corre
     blp.route(f"/<int:instance_id>/{_action}", endpoint=f"instance_{_action}")(_make(_action, _doc))
 
 
-class MigrateIn(Schema):
+class MigrateIn(Bounded):
     to = fields.Integer(load_default=None, metadata={"description": "the target version's definition id; "
                                                                    "the latest version when omitted"})
 

@@ -30,7 +30,30 @@ class Items(fields.List):
         return None if value is None else list(value)
 
 
-class Strict(Schema):
+MAX_INT = 2**31 - 1  # PostgreSQL's integer, the type of every id and count column
+
+
+def _bounded(field: fields.Field) -> None:
+    """An Integer field without an upper bound gets one, ±(2³¹−1), shown in the OpenAPI document: an offset of 2⁶³
+    is refused with its name rather than overflowing the database's integer."""
+    if isinstance(field, fields.List):
+        _bounded(field.inner)
+    elif isinstance(field, fields.Tuple):
+        for inner in field.tuple_fields:
+            _bounded(inner)
+    elif isinstance(field, fields.Integer) and not any(
+            isinstance(v, validate.Range) and v.max is not None for v in field.validators):
+        field.validators.append(validate.Range(-MAX_INT - 1, MAX_INT))
+
+
+class Bounded(Schema):
+    """A request's shape whose integers are bounded (``_bounded``); unknown fields left out, as Schema does."""
+
+    def on_bind_field(self, field_name: str, field_obj: fields.Field) -> None:
+        _bounded(field_obj)
+
+
+class Strict(Bounded):
     class Meta:
         unknown = RAISE
 
