@@ -7,6 +7,7 @@ read once at deploy time so that listing tasks never touches workflow state.
 
 from __future__ import annotations
 
+import ast
 import json
 import re
 from dataclasses import dataclass, field
@@ -21,9 +22,13 @@ from SpiffWorkflow.bpmn import BpmnWorkflow
 from SpiffWorkflow.bpmn.parser.ValidationException import ValidationException
 from SpiffWorkflow.bpmn.serializer import BpmnWorkflowSerializer
 from SpiffWorkflow.bpmn.serializer.default.workflow import BpmnWorkflowConverter
+from SpiffWorkflow.bpmn.specs.event_definitions.timer import CycleTimerEventDefinition, TimerEventDefinition
 from SpiffWorkflow.camunda.parser.CamundaParser import CamundaParser
 from SpiffWorkflow.camunda.serializer.config import CAMUNDA_CONFIG
+from SpiffWorkflow.task import Task
+from SpiffWorkflow.util.task import TaskState
 
+from engine.config import settings
 from engine.errors import N_, DeployError
 from engine.forms import SchemaError, fields_from_json_schema
 from engine.isotime import parse_datetime, parse_duration
@@ -272,6 +277,73 @@ def check_code(tree: etree._ElementTree, filename: str) -> None:
                             owner.get("id") if owner is not None else None, reason=str(exc)) from None
 
 
+def _literal(expression: str | None) -> str | None:
+    """The text of a timer value written as a string literal (``"R3/PT1H"``), or None for an expression."""
+    try:
+        value = ast.literal_eval((expression or "").strip())
+    except (ValueError, SyntaxError, MemoryError, RecursionError):
+        return None
+    return value if isinstance(value, str) else None
+
+
+def cycle_problem(value: str) -> tuple[str, dict[str, Any]] | None:
+    """Why the timer cycle ``value`` may not run (message id and its parameters), or None (see ``cycle_limits``)."""
+    try:
+        cycles, _start, every = TimerEventDefinition.parse_iso_recurring_interval(value)
+    except Exception:  # noqa: BLE001 - Spiff's parser raises bare Exception, ValueError, AttributeError…
+        return N_("%(value)s is not an ISO 8601 repeating interval (such as R3/PT1H)"), {"value": value}
+    return cycle_limits(value, cycles, every.total_seconds())
+
+
+def cycle_limits(value: str, cycles: int, every_s: float) -> tuple[str, dict[str, Any]] | None:
+    """A cycle shorter than ``IOC_TIMER_MIN_CYCLE_S`` or with more repetitions than ``IOC_TIMER_MAX_REPETITIONS``
+    would fire on every pass of the timer loop (``R999999/PT0S``); ``R/…`` without a count (``cycles`` -1)
+    repeats until its element ends, at that pace at most."""
+    limits = settings()
+    if every_s < limits.timer_min_cycle_s:
+        return (N_("The timer cycle %(value)s repeats every %(every)s s; the shortest cycle allowed is "
+                   "%(minimum)s s (IOC_TIMER_MIN_CYCLE_S)"),
+                {"value": value, "every": f"{every_s:g}", "minimum": f"{limits.timer_min_cycle_s:g}"})
+    if cycles > limits.timer_max_repetitions:
+        return (N_("The timer cycle %(value)s repeats %(count)s times; at most %(limit)s repetitions are allowed "
+                   "(IOC_TIMER_MAX_REPETITIONS)"), {"value": value, "count": cycles,
+                                                    "limit": limits.timer_max_repetitions})
+    return None
+
+
+def check_timer_cycles(tree: etree._ElementTree, filename: str) -> None:
+    """Timer values must pass the sandbox's checks and the cycles written in the file keep to the limits
+    (``cycle_problem``); run after ``quote_bare_timers``. A cycle computed from a variable is checked when it is
+    computed (``runaway_cycle``)."""
+    for node in tree.getroot().iter(*(f"{{{BPMN_NS}}}{tag}" for tag in TIMER_TAGS)):
+        definition = node.getparent()
+        event = definition.getparent() if definition is not None else None
+        element = event.get("id") if event is not None else None
+        try:
+            sandbox_check(node.text or "", "eval")
+        except UnsafeCode as exc:
+            raise _fail(N_("This code is refused: %(reason)s"), filename, node.sourceline, element,
+                        reason=str(exc)) from None
+        value = _literal(node.text) if etree.QName(node).localname == "timeCycle" else None
+        problem = cycle_problem(value) if value is not None else None
+        if problem is not None:
+            raise _fail(problem[0], filename, node.sourceline, element, **problem[1])
+
+
+def runaway_cycle(wf: BpmnWorkflow) -> tuple[Task, str] | None:
+    """A waiting timer whose cycle, computed from the instance's data, breaks the limits: the task and why."""
+    for task in wf.get_tasks(state=TaskState.WAITING):
+        definition = getattr(task.task_spec, "event_definition", None)
+        value = task.internal_data.get("event_value")
+        if not isinstance(definition, CycleTimerEventDefinition) or _literal(definition.expression) is not None \
+                or not isinstance(value, dict):
+            continue
+        problem = cycle_limits(definition.expression, int(value.get("cycles", 0)), float(value.get("duration", 0)))
+        if problem is not None:
+            return task, problem[0] % problem[1]
+    return None
+
+
 def external_calls(tree: etree._ElementTree) -> list[tuple[str, str, int | None]]:
     """(called process id, call activity id, line) of the call activities that call a process which is
     not in this file: the registry finds those among the deployed processes."""
@@ -292,6 +364,7 @@ def parse_process_file(content: bytes, filename: str, decisions: list[bytes] | N
     check_code(tree, filename)
     check_spiff_extensions(tree, filename)
     quote_bare_timers(tree)
+    check_timer_cycles(tree, filename)
     parser = CamundaParser()
     own = {p.get("id") for p in tree.getroot().iterfind("bpmn:process", NS)}
     try:

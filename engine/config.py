@@ -15,6 +15,15 @@
 |                     |                                  | e.g. ``https://wall.thanhhoa.gov.vn``     |
 | IOC_OIDC_*          | (none: local accounts only)      | OpenID Connect single sign-on: see        |
 |                     |                                  | ``engine/identities.py``                  |
+| IOC_SANDBOX_TIME_LIMIT_S | 1                           | wall-clock limit of one condition or      |
+|                     |                                  | script (``engine/sandbox.py``); one engine|
+|                     |                                  | step's together: 5 times this             |
+| IOC_SANDBOX_MEMORY_MB | 256                            | memory (address space) of the sandbox's   |
+|                     |                                  | worker processes                          |
+| IOC_TIMER_MIN_CYCLE_S | 60                             | shortest timer cycle a model may deploy   |
+|                     |                                  | (``R5/PT30S`` is refused by default)      |
+| IOC_TIMER_MAX_REPETITIONS | 10000                      | most repetitions a timer cycle may name   |
+|                     |                                  | (``R/…`` without a count is allowed)      |
 
 Without IOC_SECRET_KEY, outside production, the first start generates a random key and keeps it in
 ``$IOC_DATA_DIR/secret_key`` (mode 600); later starts, and the worker beside the web server, reuse it. A key
@@ -50,6 +59,10 @@ class Settings:
     rules_dir: Path
     timezone: str
     frame_ancestors: tuple[str, ...] = ()  # origins besides this site's that may frame it
+    sandbox_time_limit_s: float = 1.0
+    sandbox_memory_mb: int = 256
+    timer_min_cycle_s: float = 60.0
+    timer_max_repetitions: int = 10_000
 
     @property
     def embedded_redis(self) -> bool:
@@ -108,7 +121,24 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
         rules_dir=Path(env.get("IOC_RULES_DIR") or REPO_ROOT / "rules"),
         timezone=env.get("IOC_TIMEZONE", "Asia/Ho_Chi_Minh"),
         frame_ancestors=_origins(env.get("IOC_FRAME_ANCESTORS", "")),
+        sandbox_time_limit_s=_positive(env, "IOC_SANDBOX_TIME_LIMIT_S", 1.0),
+        sandbox_memory_mb=int(_positive(env, "IOC_SANDBOX_MEMORY_MB", 256, whole=True)),
+        timer_min_cycle_s=_positive(env, "IOC_TIMER_MIN_CYCLE_S", 60.0),
+        timer_max_repetitions=int(_positive(env, "IOC_TIMER_MAX_REPETITIONS", 10_000, whole=True)),
     )
+
+
+def _positive(env: dict[str, str], name: str, default: float, *, whole: bool = False) -> float:
+    text = env.get(name, "").strip()
+    if not text:
+        return default
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not value > 0 or value == float("inf") or (whole and not value.is_integer()):
+        raise ConfigError(f"{name} must be a positive {'whole ' if whole else ''}number, not {text!r}")
+    return value
 
 
 def _secret_key(env: dict[str, str], data_dir: Path) -> str:

@@ -6,6 +6,11 @@ by the pure state machine (``engine.rule_state``), and the alert actions its tra
   resolves the alert (and tells its process that the alert cleared);
 - the clock (``tick``, from the worker every few seconds): an ``absence`` rule fires for an entity that
   has been silent too long; a recovering rule resolves once its keep-firing time is over.
+
+One bad rule never stops the others: a rule whose evaluation raises (its scope, its condition, its alert's title)
+goes to the ``error`` status for that entity, with the reason (shown on ``/rules``, counted on the wall, audited
+and published once as ``rule.error``), while the other rules judge the same event; its next good evaluation
+brings it back (``recovered_from_error``).
 """
 
 from __future__ import annotations
@@ -57,9 +62,45 @@ def _store(row: RuleStateRow, state: RuleState, memory: dict[str, Any] | None = 
 MEMORYLESS = ("threshold", "composite")
 
 
+class _Broken(Exception):
+    """A rule's evaluation raised: the reason, for its error state."""
+
+
+def _reason(exc: Exception) -> str:
+    return f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"[:500]
+
+
+def _applies(rule: Rule, obs: Observation, local_time: datetime) -> bool | _Broken:
+    try:
+        return applies(rule, obs, local_time)
+    except Exception as exc:  # noqa: BLE001 - a bad rule goes to its error state, the others go on
+        return _Broken(_reason(exc))
+
+
+def _check(rule: Rule, obs: Observation, memory: dict[str, Any] | None, broken: _Broken | bool) -> Any:
+    """The rule's verdict on ``obs``, or ``_Broken`` when its scope or its condition raised."""
+    if isinstance(broken, _Broken):
+        return broken
+    try:
+        return check(rule, obs, memory)
+    except Exception as exc:  # noqa: BLE001 - a bad rule goes to its error state, the others go on
+        return _Broken(_reason(exc))
+
+
+def _error(session: Session, rule: Rule, row: RuleStateRow, key: str, at: datetime, broken: _Broken) -> None:
+    before = from_dict(row.state)
+    state, transition = step(before, rule.timing, at, None, error=str(broken))
+    _store(row, state)
+    if transition == "error":
+        log.warning("rule %s (%s:%s), entity %s: %s", rule.id, rule.file, rule.line, key, broken)
+        audit.record(session, "rules", "rule.error", "rule", rule.id, entity=key, error=str(broken))
+        bus.publish(session, "rule.error", rule=rule.id, entity=key)
+
+
 def judge_event(session: Session, rules: list[Rule], obs: Observation, local_time: datetime) -> list[Alert]:
     """Apply every rule to one event; returns the alerts opened or repeated."""
-    applicable = [r for r in rules if applies(r, obs, local_time)]
+    verdicts = {r.id: a for r in rules if (a := _applies(r, obs, local_time))}
+    applicable = [r for r in rules if r.id in verdicts]
     if not applicable:
         return []
     key = subject(obs)
@@ -74,14 +115,18 @@ def judge_event(session: Session, rules: list[Rule], obs: Observation, local_tim
     now = utcnow()
     for rule in applicable:
         row = rows.get(rule.id)
-        verdict = check(rule, obs, row.memory if row is not None else None)
+        verdict = _check(rule, obs, row.memory if row is not None else None, verdicts[rule.id])
         memoryless = rule.kind in MEMORYLESS and rule.no_data_s is None
-        if verdict is None or (row is None and not verdict.breached and memoryless):
+        if verdict is None or (row is None and not isinstance(verdict, _Broken) and not verdict.breached
+                               and memoryless):
             continue
         if row is None:
             row = _row(session, rule, key, obs)
             if preloaded is not None and key in preloaded:
                 preloaded[key][rule.id] = row
+        if isinstance(verdict, _Broken):
+            _error(session, rule, row, key, obs.time, verdict)
+            continue
         before = from_dict(row.state)
         if not verdict.breached and memoryless and before.status == "normal":
             continue  # normal stays normal: nothing to write
@@ -92,12 +137,19 @@ def judge_event(session: Session, rules: list[Rule], obs: Observation, local_tim
         memory = verdict.memory
         if rule.kind == "absence":  # silence is judged on the wall clock: when did data last arrive
             memory = {**memory, "last_event": now.isoformat()}
-        _store(row, state, memory)
         if transition == "fire" or (verdict.breached and state.status == "firing" and before.alert_open):
-            alert = _open(session, rule, firing(rule, obs, verdict.value))
+            try:
+                fired = firing(rule, obs, verdict.value)
+            except Exception as exc:  # noqa: BLE001 - its title or dedupe key cannot be written: an error state
+                _error(session, rule, row, key, obs.time, _Broken(_reason(exc)))
+                continue
+            _store(row, state, memory)
+            alert = _open(session, rule, fired)
             row.alert_id = alert.id
             touched.append(alert)
-        elif transition == "resolve":
+            continue
+        _store(row, state, memory)
+        if transition == "resolve":
             _resolve(session, row, rule)
     return touched
 
@@ -139,11 +191,11 @@ def _missing_rows(found: dict[str, dict[str, RuleStateRow]], rules: list[Rule], 
     for obs, local_time in zip(observations, local_times, strict=True):
         key = subject(obs)
         for rule in rules:
-            if rule.id in found[key] or (rule.id, key) in out or not applies(rule, obs, local_time):
+            if rule.id in found[key] or (rule.id, key) in out or not (broken := _applies(rule, obs, local_time)):
                 continue
-            verdict = check(rule, obs)
+            verdict = _check(rule, obs, None, broken)
             memoryless = rule.kind in MEMORYLESS and rule.no_data_s is None
-            if verdict is None or (memoryless and not verdict.breached):
+            if verdict is None or (memoryless and not isinstance(verdict, _Broken) and not verdict.breached):
                 continue
             out[(rule.id, key)] = {"rule_id": rule.id, "subject": key, "status": "normal", "state": {}, "memory": {},
                                    "alert_id": None, "unit_code": obs.unit_code,

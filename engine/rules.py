@@ -1,4 +1,10 @@
-"""Rule files (``rules/*.yaml``): loading, checking with file:line, and a cached rule set."""
+"""Rule files (``rules/*.yaml``): loading, checking with file:line, and a cached rule set.
+
+Limits a rule file meets (a careless edit or a hostile one must not reach the engine): YAML anchors and aliases
+are refused (an alias bomb inside a scenario's variables passed and became a 254 MB process state), as is nesting
+deeper than ``MAX_DEPTH``; a file is at most ``MAX_FILE_BYTES``, a scenario's variables at most
+``MAX_VARIABLES_BYTES`` (as JSON); a geofence's areas must be valid polygons (``engine.geo_check``).
+"""
 
 from __future__ import annotations
 
@@ -11,10 +17,37 @@ from typing import Any
 import yaml
 from jsonschema import Draft202012Validator
 
+from engine import geo_check
 from engine.conditions import load_geometries
 from engine.evaluation import Rule
 
 SCHEMA_PATH = Path(__file__).parent / "schemas" / "rules.schema.json"
+MAX_FILE_BYTES = 1024 * 1024
+MAX_VARIABLES_BYTES = 16 * 1024
+MAX_DEPTH = 20  # levels of nested mappings and lists
+
+
+class _RuleLoader(yaml.SafeLoader):
+    """PyYAML's safe loader without anchors and aliases (each alias shares a node: a few lines can stand for
+    billions of values once the data is copied or written out), and with a depth limit (its composer recurses)."""
+
+    depth = 0
+
+    def compose_node(self, parent: yaml.Node | None, index: Any) -> yaml.Node | None:
+        event = self.peek_event()
+        if isinstance(event, yaml.AliasEvent) or getattr(event, "anchor", None):
+            what = f"the alias *{event.anchor}" if isinstance(event, yaml.AliasEvent) else f"the anchor &{event.anchor}"
+            raise yaml.composer.ComposerError(None, None, f"{what}: anchors and aliases are not allowed in rule "
+                                              "files (write the values out)", event.start_mark)
+        self.depth += 1
+        try:
+            if self.depth > MAX_DEPTH:
+                raise yaml.composer.ComposerError(None, None, f"nested deeper than {MAX_DEPTH} levels",
+                                                  event.start_mark)
+            node: yaml.Node | None = super().compose_node(parent, index)
+            return node
+        finally:
+            self.depth -= 1
 
 
 @dataclass(frozen=True)
@@ -52,9 +85,11 @@ def _line_of(node: yaml.Node | None, path: list[Any]) -> int:
 
 
 def check_text(text: str, filename: str) -> tuple[list[Rule], list[Problem]]:
+    if len(text.encode("utf-8")) > MAX_FILE_BYTES:
+        return [], [Problem(filename, 1, f"the file is larger than {MAX_FILE_BYTES // 1024} KiB")]
     try:
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
-        data = yaml.safe_load(text)
+        node = yaml.compose(text, Loader=_RuleLoader)
+        data = yaml.load(text, Loader=_RuleLoader)  # noqa: S506 - a SafeLoader, without aliases
     except yaml.MarkedYAMLError as exc:
         line = exc.problem_mark.line + 1 if exc.problem_mark else 1
         return [], [Problem(filename, line, f"YAML: {exc.problem}")]
@@ -94,6 +129,11 @@ def _rule(raw: dict[str, Any], i: int, line: int, filename: str, data: dict[str,
             path = ".".join(str(w) for w in where)
             return None, Problem(filename, _line_of(node, ["rules", i, *where]), f"rules.{i}.{path}: '{o}' needs "
                                  + ("[low, high]" if o in ("between", "outside") else "one number"))
+    variables = (raw.get("scenario") or {}).get("variables")
+    if variables is not None and len(json.dumps(variables, default=str)) > MAX_VARIABLES_BYTES:
+        return None, Problem(filename, _line_of(node, ["rules", i, "scenario", "variables"]),
+                             f"rules.{i}.scenario.variables: larger than {MAX_VARIABLES_BYTES // 1024} KiB as JSON "
+                             "(they go into every process the rule starts)")
     scope = raw.get("scope") or {}
     if scope.get("entity_group") and scope["entity_group"] not in groups:
         return None, Problem(filename, _line_of(node, ["rules", i, "scope", "entity_group"]),
@@ -103,11 +143,15 @@ def _rule(raw: dict[str, Any], i: int, line: int, filename: str, data: dict[str,
     if raw["kind"] == "geofence":
         fence = raw["geofence"]
         path = Path(filename).parent / fence["file"]
+        fence_line = _line_of(node, ["rules", i, "geofence", "file"])
         try:
-            geometries = load_geometries(json.loads(path.read_text(encoding="utf-8")))
+            collection = geo_check.read(path)
+            geometries = load_geometries(collection)
         except (OSError, ValueError) as exc:
-            return None, Problem(filename, _line_of(node, ["rules", i, "geofence", "file"]),
-                                 f"rules.{i}.geofence.file: cannot read {fence['file']}: {exc}")
+            return None, Problem(filename, fence_line, f"rules.{i}.geofence.file: cannot read {fence['file']}: {exc}")
+        for bad in geo_check.problems(collection, path.read_text(encoding="utf-8")):
+            return None, Problem(filename, fence_line, f"rules.{i}.geofence.file: {fence['file']} line {bad.line}: "
+                                 f"{bad.message}")
         params.update(mode=fence["mode"], geometries=geometries, lat_field=fence.get("lat_field", "lat"),
                       lon_field=fence.get("lon_field", "lon"))
     rule = Rule(id=raw["id"], name=raw["name"], sector=raw.get("sector") or data.get("sector", ""),
@@ -140,6 +184,9 @@ def check_directory(directory: Path) -> tuple[list[Rule], list[Problem]]:
         return [], [Problem(str(directory), 0, "no such directory")]
     ids: dict[str, str] = {}
     for path in rule_files(directory):
+        if path.stat().st_size > MAX_FILE_BYTES:
+            problems.append(Problem(str(path), 1, f"the file is larger than {MAX_FILE_BYTES // 1024} KiB"))
+            continue
         file_rules, file_problems = check_text(path.read_text(encoding="utf-8"), str(path))
         problems.extend(file_problems)
         for rule in file_rules:
@@ -148,6 +195,17 @@ def check_directory(directory: Path) -> tuple[list[Rule], list[Problem]]:
             ids[rule.id] = str(path)
             rules.append(rule)
     return rules, problems
+
+
+def area_files(directory: Path) -> list[Path]:
+    """The GeoJSON area files under a rules folder (geofences, ``geo/*.geojson`` sea zones); repaired copies aside."""
+    return sorted(p for p in directory.rglob("*.geojson") if not p.name.endswith(".repaired.geojson"))
+
+
+def check_area_files(directory: Path) -> list[Problem]:
+    """Each area file's invalid shapes, unreadable or oversized files, with the line of the feature."""
+    files = area_files(directory) if directory.is_dir() else [directory]
+    return [Problem(str(path), bad.line, bad.message) for path in files for bad in geo_check.check_file(path)]
 
 
 _cache: dict[str, tuple[tuple[tuple[str, float], ...], list[Rule]]] = {}

@@ -10,12 +10,13 @@ from datetime import datetime
 from typing import Any, overload
 
 from SpiffWorkflow.bpmn import BpmnWorkflow
+from SpiffWorkflow.bpmn.exceptions import WorkflowTaskException
 from SpiffWorkflow.exceptions import SpiffWorkflowException
 from SpiffWorkflow.util.task import TaskState
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from engine import audit, bpmn, bus, registry
+from engine import audit, bpmn, bus, registry, sandbox
 from engine.db import after_commit, utcnow
 from engine.errors import N_, NotFound
 from engine.expressions import resolve
@@ -107,7 +108,10 @@ def advance(session: Session, instance: ProcessInstance, wf: BpmnWorkflow, actor
     action: the instance becomes an *incident* with the error, for an operator to look at.
     """
     try:
-        wf.do_engine_steps()
+        with sandbox.step_budget(sandbox.STEP_BUDGET_FACTOR * bpmn.SCRIPT_ENGINE.environment.time_limit_s):
+            wf.do_engine_steps()
+        if (runaway := bpmn.runaway_cycle(wf)) is not None:
+            raise WorkflowTaskException(runaway[1], task=runaway[0])
     except SpiffWorkflowException as exc:
         open_incident(session, instance, exc, actor)
     _sync_human_tasks(session, instance, wf)

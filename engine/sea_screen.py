@@ -6,10 +6,15 @@ tests a whole batch at once (shapely's vectorised predicates) against the map's 
 zones a vessel may not use) or narrowed (the permitted boundary) by ``MARGIN``, so that a point on or near an edge is
 never called clean: only the positions the screen clears skip the exact judgement, and the exact judgement decides
 everything else.
+
+An invalid area in the map (a polygon that crosses itself: ``ioc rules check`` refuses it, but the file may be
+replaced on a running system) would make shapely's union fail for every batch: the screen then clears nothing, and
+every position is judged exactly, one at a time, until the file is repaired.
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -17,17 +22,22 @@ from typing import Any
 import numpy as np
 import shapely
 from numpy.typing import NDArray
+from shapely.errors import GEOSException
 from shapely.geometry import shape
 
 from engine.vms import ZONES, SeaMap
 
+log = logging.getLogger(__name__)
 MARGIN = 1e-5  # degrees (about a metre): nearer an edge than this, a point is judged exactly
 
 
 def _area(areas: Sequence[Mapping[str, Any]], grow: float) -> Any:
     if not areas:
         return None
-    geometry = shapely.union_all([shape(a) for a in areas]).buffer(grow)
+    shapes = [shape(a) for a in areas]
+    if not all(s.is_valid for s in shapes):
+        raise ValueError("the sea map has an invalid area (run ioc rules check)")
+    geometry = shapely.union_all(shapes).buffer(grow)
     shapely.prepare(geometry)
     return geometry
 
@@ -39,17 +49,25 @@ class Screen:
     boundary: Any  # narrowed (None: no boundary, the whole sea is permitted)
     zones: dict[str, Any]  # each zone, widened
     sea: Any  # all the zones together, narrowed (None: no zone)
+    clears_nothing: bool = False  # the map could not be screened: every position is judged exactly
 
     @classmethod
     def of(cls, sea: SeaMap) -> Screen:
-        return cls(ports=_area([a for areas in sea.ports.values() for a in areas], MARGIN),
-                   land=_area(sea.land, MARGIN), boundary=_area(sea.boundary, -MARGIN),
-                   zones={z: _area(sea.zones[z], MARGIN) for z in ZONES if sea.zones.get(z)},
-                   sea=_area([a for z in ZONES for a in sea.zones.get(z, [])], -MARGIN))
+        try:
+            return cls(ports=_area([a for areas in sea.ports.values() for a in areas], MARGIN),
+                       land=_area(sea.land, MARGIN), boundary=_area(sea.boundary, -MARGIN),
+                       zones={z: _area(sea.zones[z], MARGIN) for z in ZONES if sea.zones.get(z)},
+                       sea=_area([a for z in ZONES for a in sea.zones.get(z, [])], -MARGIN))
+        except (ValueError, GEOSException) as exc:
+            log.error("sea map: %s; every position is judged exactly until it is repaired", exc)
+            return cls(ports=None, land=None, boundary=None, zones={}, sea=None, clears_nothing=True)
 
     def look(self, lon: Sequence[float], lat: Sequence[float]) -> Look:
         x, y = np.asarray(lon, dtype=float), np.asarray(lat, dtype=float)
         none = np.zeros(len(x), dtype=bool)
+        if self.clears_nothing:  # near everything, within nothing: nothing is cleared, nothing is taken as known
+            return Look(near_port=~none, near_land=~none, within_boundary=none,
+                        near_zone={z: ~none for z in ZONES}, within_sea=none)
 
         def hits(area: Any) -> NDArray[np.bool_]:
             return none if area is None else shapely.intersects_xy(area, x, y)

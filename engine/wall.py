@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 from engine import cockpit, directives
 from engine.config import settings
 from engine.db import utcnow
-from engine.models import Alert, Directive, Event, ProcessInstance
+from engine.models import Alert, Directive, Event, ProcessInstance, RuleState
 
 WALL_DIRECTIVES = 6  # the newest directives in progress the wall shows
 
@@ -57,6 +57,8 @@ def summary(session: Session) -> dict[str, Any]:
         "instances_incident": by_status.get("incident", 0),
         "instances_suspended": by_status.get("suspended", 0),
         "events_quarantined": quarantined or 0,
+        "rules_in_error": session.scalar(select(func.count(func.distinct(RuleState.rule_id)))
+                                         .where(RuleState.status == "error")) or 0,
         "sources_stale": session.scalar(select(func.count()).select_from(Alert).where(
             Alert.rule_id == "source-stale", Alert.status.in_(("firing", "acknowledged", "in_handling")))) or 0,
         "latest_alerts": [{"id": a.id, "title": a.title, "severity": a.severity, "status": a.status,

@@ -181,3 +181,25 @@ def test_the_departments_vessel_register_is_imported_from_a_spreadsheet(tmp_path
     vessel = session.scalar(select(Entity).where(Entity.code == "TH-93388-TS"))
     assert vessel.attributes == {"mmsi": "574001234", "length_m": 16.5, "owner": "Lê Văn Biển",
                                  "home_port": "Lạch Hới", "licensed_zone": "khoi"}
+
+
+def test_a_sea_map_with_a_zone_that_crosses_itself_does_not_stop_the_ais_batches(tmp_path, monkeypatch, session):
+    import json
+
+    from connectors.ais import decode_lines
+    from tests.test_ais_tracks import RECEIVED, START, line
+
+    sea = json.loads(fisheries.zones_path().read_text(encoding="utf-8"))
+    bowtie = [[[106.0, 19.0], [106.2, 19.2], [106.2, 19.0], [106.0, 19.2], [106.0, 19.0]]]  # crosses itself
+    sea["features"].append({"type": "Feature", "properties": {"layer": "land"},
+                            "geometry": {"type": "Polygon", "coordinates": bowtie}})
+    bad = tmp_path / "sea_zones.geojson"
+    bad.write_text(json.dumps(sea), encoding="utf-8")
+    monkeypatch.setattr(fisheries, "zones_path", lambda: bad)
+    batch = [line(574000077, START, 19.60, 105.95), line(574000078, START, 19.80, 105.70)]  # at sea; on land
+    with transaction() as s:  # shapely's union of the map failed here, for every batch
+        recorded = fisheries.record_reports(s, list(decode_lines(batch, source="ais", received=RECEIVED,
+                                                                 reports=True)))
+    assert recorded.judged == 2  # the screen clears nothing: both judged exactly
+    assert [(a.rule_id, a.entity) for a in session.scalars(select(Alert))] == [("vms:POSITION_ON_LAND",
+                                                                                 "MMSI:574000078")]

@@ -203,3 +203,32 @@ def test_a_pending_period_is_judged_on_the_datas_clock_so_a_replay_fires_too(ses
     judge(rules, "S1", {"pm25": 90}, t0 + timedelta(minutes=240))
     (alert,) = open_alerts(session)
     assert alert.rule_id == "pm-high"
+
+
+def test_a_rule_that_raises_goes_to_error_and_the_others_judge_the_same_event(session, client) -> None:
+    from dataclasses import replace
+
+    from engine import wall
+    from engine.config import settings
+    from engine.models import AuditEntry
+    from engine.rules import check_directory
+    from tests import factories
+    from tests.test_api import login
+
+    shipped = {r.id: r for r in check_directory(settings().rules_dir)[0]}
+    broken = replace(shipped["aqi-poor"], scope={"hours": "25:99-01:00"})  # its scope raises when judged
+    other = replace(shipped["qcvn-so2-1h"], pending_s=0)
+    for _ in range(2):
+        judge([broken, other], "S-ERR", {"aqi": 300, "so2": 400})
+    assert [a.rule_id for a in open_alerts(session)] == ["qcvn-so2-1h"]  # the other rule judged the event
+    state = session.scalar(select(RuleStateRow).where(RuleStateRow.rule_id == "aqi-poor"))
+    assert state.status == "error" and "bad hours" in state.state["error"]
+    assert len(list(session.scalars(select(AuditEntry).where(AuditEntry.action == "rule.error")))) == 1  # once
+    assert wall.summary(session)["rules_in_error"] == 1
+    factories.user("admin", name="rules_admin")
+    login(client, "rules_admin")
+    page = client.get("/rules").get_data(as_text=True)
+    assert "S-ERR: ValueError: bad hours" in page
+    judge([replace(broken, scope={})], "S-ERR", {"aqi": 300})  # mended: it judges again, and fires
+    session.rollback()
+    assert session.scalar(select(RuleStateRow.status).where(RuleStateRow.rule_id == "aqi-poor")) == "firing"

@@ -55,3 +55,13 @@ def test_in_a_zone_agrees_with_the_exact_rule_or_says_it_cannot_tell() -> None:
     said = [on_edges.in_a_zone(i) for i in range(len(edges))]
     assert False not in said  # a zone's own vertex is in the zone (edges count as inside) ...
     assert said.count(None) >= len(edges) / 3  # ... and, on the zones' outer rim, too near the edge to say
+
+
+def test_a_map_with_an_area_that_crosses_itself_clears_nothing_instead_of_failing() -> None:
+    bowtie = {"type": "Polygon", "coordinates": [[[106.0, 19.0], [106.2, 19.2], [106.2, 19.0], [106.0, 19.2],
+                                                  [106.0, 19.0]]]}
+    bad = vms.SeaMap(SEA.zones, SEA.boundary, SEA.ports, [*SEA.land, bowtie])
+    pts = points(200)
+    look = sea_screen.Screen.of(bad).look([p[0] for p in pts], [p[1] for p in pts])  # shapely's union raised here
+    assert not look.clear(set(vms.ZONES)).any()  # every position goes to the exact rules
+    assert {look.in_a_zone(i) for i in range(len(pts))} == {None}

@@ -8,11 +8,13 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 
 import pytest
 from sqlalchemy import func, select
 
 from engine import registry, runtime, timers
+from engine.config import settings
 from engine.db import session_factory, transaction
 from engine.models import AuditEntry, HumanTask, ProcessInstance
 from tests.conftest import ROOT
@@ -71,6 +73,16 @@ def open_tasks(instance_id: int) -> list[tuple[str, str]]:
         return [(r.bpmn_id, r.status) for r in rows]
 
 
+@pytest.fixture
+def short_cycles(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Cycles of a fraction of a second, so that a test sees them repeat (the default minimum is one minute)."""
+    monkeypatch.setenv("IOC_TIMER_MIN_CYCLE_S", "0.1")
+    settings.cache_clear()
+    yield
+    monkeypatch.undo()
+    settings.cache_clear()
+
+
 def wait_and_fire(seconds: float) -> None:
     time.sleep(seconds)
     timers.fire_due_timers()
@@ -97,7 +109,7 @@ def test_interrupting_boundary_timer_escalates_and_cancels_the_task() -> None:
         assert fired.instance_id == iid and fired.details["late_ms"] >= 0
 
 
-def test_cycle_timer_repeats_the_given_number_of_times() -> None:
+def test_cycle_timer_repeats_the_given_number_of_times(short_cycles: None) -> None:
     iid = start("cycle", boundary_model("cycle", "R2/PT0.3S", interrupting=False, kind="timeCycle"))
     for _ in range(4):
         wait_and_fire(0.35)
@@ -148,7 +160,7 @@ def test_a_time_date_timer_from_a_variable_fires() -> None:
     assert open_tasks(iid) == [("work", "open"), ("follow_up", "open")]
 
 
-def test_a_timer_start_event_runs_the_process_on_its_schedule() -> None:
+def test_a_timer_start_event_runs_the_process_on_its_schedule(short_cycles: None) -> None:
     content = (HEAD.format(pid="daily_report").replace(
         '<bpmn:startEvent id="s"><bpmn:outgoing>f1</bpmn:outgoing></bpmn:startEvent>',
         '<bpmn:startEvent id="s"><bpmn:outgoing>f1</bpmn:outgoing><bpmn:timerEventDefinition>'
@@ -216,3 +228,51 @@ def test_a_timer_whose_date_has_already_passed_when_the_instance_reaches_it_fire
     assert open_tasks(iid) == [("follow_up", "open")]  # escalated straight away, nothing left waiting
     with session_factory(write=False)() as s:
         assert s.get(ProcessInstance, iid).next_timer_at is None
+
+
+@pytest.mark.parametrize("cycle, says", [
+    ("R999999/PT0S", "IOC_TIMER_MIN_CYCLE_S"),  # fired on every pass of the timer loop
+    ('"R5/PT30S"', "shortest cycle allowed is 60 s"),
+    ("R20000/PT1H", "at most 10000 repetitions"),
+    ('"every hour"', "not an ISO 8601 repeating interval"),
+    ("every hour", "This code is refused"),
+])
+def test_a_timer_storm_is_refused_at_deploy_with_file_line_and_element(session, cycle: str, says: str) -> None:
+    from engine.errors import DeployError
+
+    content = boundary_model("storm", cycle, interrupting=False, kind="timeCycle")
+    line = next(i for i, text in enumerate(content.decode().splitlines(), 1) if "timeCycle" in text)
+    with pytest.raises(DeployError) as err:
+        registry.deploy(session, content, "storm.bpmn")
+    assert err.value.details == {"file": "storm.bpmn", "line": line, "element": "timer"}
+    assert says in str(err.value)
+
+
+def test_cycles_within_the_limits_deploy(session) -> None:
+    for n, cycle in enumerate(("R/P1D", "R10000/PT1M", '"R3/PT1H"')):
+        assert registry.deploy(session, boundary_model(f"ok{n}", cycle, interrupting=False, kind="timeCycle"),
+                               f"ok{n}.bpmn")
+
+
+def test_a_storming_cycle_from_a_variable_puts_the_instance_into_an_incident() -> None:
+    with transaction() as session:
+        registry.deploy(session, boundary_model("var_cycle", "${every}", interrupting=False, kind="timeCycle"),
+                        "var_cycle.bpmn")
+        iid = runtime.start_process(session, "var_cycle", {"every": "R999999/PT0S"}, actor="test").id
+    with session_factory(write=False)() as s:
+        instance = s.get(ProcessInstance, iid)
+        assert instance.status == "incident" and instance.next_timer_at is not None
+        assert instance.error.startswith("timer: The timer cycle") and "IOC_TIMER_MIN_CYCLE_S" in instance.error
+    assert timers.fire_due_timers() == 0  # an incident's timers do not fire
+
+
+def test_timer_limits_come_from_the_environment() -> None:
+    from engine.config import ConfigError, load_settings
+
+    defaults = load_settings({"IOC_SECRET_KEY": "k" * 40})
+    assert (defaults.timer_min_cycle_s, defaults.timer_max_repetitions) == (60, 10_000)
+    tuned = load_settings({"IOC_SECRET_KEY": "k" * 40, "IOC_TIMER_MIN_CYCLE_S": "300",
+                           "IOC_TIMER_MAX_REPETITIONS": "50"})
+    assert (tuned.timer_min_cycle_s, tuned.timer_max_repetitions) == (300, 50)
+    with pytest.raises(ConfigError, match="IOC_TIMER_MAX_REPETITIONS"):
+        load_settings({"IOC_SECRET_KEY": "k" * 40, "IOC_TIMER_MAX_REPETITIONS": "1.5"})

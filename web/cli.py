@@ -222,18 +222,26 @@ def _cmd_import(args: argparse.Namespace) -> int:
 
 
 def _cmd_rules_check(args: argparse.Namespace) -> int:
+    from engine import geo_check
     from engine.bpmn import executable_process_ids
     from engine.config import settings
-    from engine.rules import check_directory, check_scenarios, check_text
+    from engine.rules import area_files, check_area_files, check_directory, check_scenarios, check_text
 
     target = Path(args.path) if args.path else settings().rules_dir
-    if target.is_file():
+    if target.suffix == ".geojson":
+        rules, problems = [], check_area_files(target)
+    elif target.is_file():
         rules, problems = check_text(target.read_text(encoding="utf-8"), str(target))
     else:
         rules, problems = check_directory(target)
+        problems += check_area_files(target)
     problems += check_scenarios(rules, executable_process_ids(settings().processes_dir))
     for p in problems:
         print(p, file=sys.stderr)
+    if args.repair:  # the invalid areas' make_valid shapes, beside each file that has some
+        for path in area_files(target) if target.is_dir() else [target] if target.suffix == ".geojson" else []:
+            if geo_check.check_file(path):
+                print(f"wrote {geo_check.write_repaired(path)}", file=sys.stderr)
     if problems:
         return 1
     print(f"{len(rules)} rules OK in {target}")
@@ -621,8 +629,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     rules = sub.add_parser("rules", help="rule files").add_subparsers(dest="rules_command", required=True,
                                                                       metavar="ACTION")
-    p = add("check", _cmd_rules_check, "check rule files; errors name file:line", rules)
+    p = add("check", _cmd_rules_check, "check rule files and area files; errors name file:line", rules)
     p.add_argument("path", nargs="?", metavar="DIR")
+    p.add_argument("--repair", action="store_true",
+                   help="write NAME.repaired.geojson beside each area file with invalid shapes (make_valid)")
 
     audit = sub.add_parser("audit", help="the audit log").add_subparsers(dest="audit_command", required=True,
                                                                          metavar="ACTION")

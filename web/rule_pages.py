@@ -36,7 +36,11 @@ def rules() -> Any:
                                            .where(RuleState.status != "normal")
                                            .group_by(RuleState.rule_id, RuleState.status)):
         counts.setdefault(rule_id, {})[status] = n
-    return render_template("rules.html", rules=rows, problems=problems, counts=counts,
+    errors: dict[str, str] = {}  # the latest reason of each rule in error (its evaluation raised)
+    for state in db().scalars(select(RuleState).where(RuleState.status == "error")
+                              .order_by(RuleState.updated_at.desc()).limit(200)):
+        errors.setdefault(state.rule_id, f"{state.subject}: {(state.state or {}).get('error') or ''}")
+    return render_template("rules.html", rules=rows, problems=problems, counts=counts, errors=errors,
                            state_labels={k: _(v) for k, v in STATE_LABELS.items()})
 
 
