@@ -5,13 +5,20 @@ The connectors that bring the lines (``ais_file``, ``ais_tcp``, ``ais_tcp_server
 
 - Types 1, 2, 3, 18 (and the position of 19) → ``vessel_position``; 5, 19, 24 A/B → ``vessel_static``;
   sector ``fisheries``, entity ``MMSI:<mmsi>``. "Not available" values (lat 91, lon 181, speed 102.3,
-  course 360, heading 511, status 15, empty text, zero IMO / ship type / dimensions) are left out.
-- Time: the NMEA 4.10 tag block's ``c:`` (seconds, or milliseconds when > 1e11), else a Gatehouse ``$PGHP``
-  line just before, else when the line arrived; a tag block with a bad checksum, or a time more than a day
-  after arrival, is not trusted. ``s:`` becomes ``values["station"]``.
+  course 360, heading 511, status 15, empty text, zero IMO / ship type / dimensions) are left out. Texts lose
+  their ``@`` padding and trailing spaces; the ship type is the code as sent (0-255, pyais maps codes it has no
+  name for to a neighbour).
+- Time: the NMEA 4.10 tag block's ``c:`` (seconds, or milliseconds when > 1e11), else the Unix time ending a
+  receiver's trailer after the checksum (USCG NAIS: ``…*hh,s…,d…,T…,x…,r<receiver>,<unix time>``), else a
+  Gatehouse ``$PGHP`` line just before, else when the line arrived — lines that arrived at once (a replayed log
+  without times, a chunk of a feed) one microsecond apart in their order (``ARRIVAL_STEP``), so that a vessel's
+  positions are all kept (a fix is keyed by vessel and time). A tag block with a bad checksum, or a time more
+  than a day after arrival, is not trusted. ``s:`` (or the trailer's ``r``) becomes ``values["station"]``.
 - Fragments wait by (sequence id, channel); a message still unfinished after ``max_pending_lines`` lines or
   ``max_pending_s`` seconds is a ``BadRecord`` "incomplete multi-part message".
-- Bad checksums, junk and empty payloads are ``BadRecord``s; other NMEA sentences ($GPGGA …) and AIS types
+- Bad checksums, junk, lines with bytes that NMEA does not use (NUL, controls, non-ASCII), payloads with
+  characters outside the 6-bit alphabet (no phantom vessel is decoded from them) and empty payloads are
+  ``BadRecord``s; other NMEA sentences ($GPGGA …) and AIS types
   not used here (4, 8, 21 …) are only counted (``Stats.unsupported_type``). Blank and ``#`` lines are skipped.
 """
 
@@ -19,9 +26,11 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import re
 from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -40,6 +49,10 @@ BATCH = 5000  # lines read at once by decode_lines
 _TEXT = {"shipname": "name", "callsign": "callsign", "destination": "destination", "vendorid": "vendor"}
 _NUMBERS = ("imo", "ship_type", "draught", "mothership_mmsi")
 _DIMENSIONS = ("to_bow", "to_stern", "to_port", "to_starboard")
+ARRIVAL_STEP = timedelta(microseconds=1)  # between lines without a time of their own that arrived at once
+SIXBIT_ALPHABET = bytes([*range(48, 88), *range(96, 120)])  # '0'..'W', '`'..'w': the payload's armour
+_NOT_NMEA = re.compile(rb"[^\x20-\x7e]")  # NMEA 0183 is printable ASCII: NUL, controls and other bytes are junk
+_TRAILER = re.compile(rb"(.*\*[0-9A-Fa-f]{2})((?:,[^,*\\]*)+)")
 
 
 @dataclass
@@ -86,6 +99,7 @@ class AisDecoder:
     _times: dict[str | None, datetime | None] = field(default_factory=dict)
     _times_for: datetime | None = None
     _codes: dict[int, str] = field(default_factory=dict)  # MMSI -> entity code, for the reports of a busy feed
+    _last_arrival: datetime | None = None
 
     def feed(self, line: bytes | str, received: datetime) -> list[Item]:
         index, self.index = self.index, self.index + 1
@@ -94,17 +108,21 @@ class AisDecoder:
         raw = (line.encode(errors="replace") if isinstance(line, str) else line).strip()
         if not raw or raw.startswith(b"#"):
             return out
+        if _NOT_NMEA.search(raw):
+            return [*out, self._bad(index, "characters that NMEA 0183 does not use (NUL, control, non-ASCII)", raw,
+                                    "malformed")]
+        whole, (raw, trailer) = raw, _trailer(raw)
         if self.fast and (found := ais_fast.position(raw)) is not None:
-            return out + self._fast_position(found, raw, index, received)
+            return out + self._fast_position(found, raw, index, received, trailer)
         try:
             sentence = NMEASentenceFactory.produce(raw)
         except UnknownMessageException:
             if raw[:1] in (b"$", b"!", b"\\"):
                 self.stats.unsupported_type += 1
                 return out
-            return [*out, self._bad(index, "not an NMEA sentence", raw, "malformed")]
+            return [*out, self._bad(index, "not an NMEA sentence", whole, "malformed")]
         except Exception as exc:  # noqa: BLE001 - pyais fails in many ways on junk; one bad line never stops a feed
-            return [*out, self._bad(index, f"malformed sentence: {exc}", raw, "malformed")]
+            return [*out, self._bad(index, f"malformed sentence: {exc}", whole, "malformed")]
         if isinstance(sentence, GatehouseSentence):
             stamp = sentence.timestamp.replace(tzinfo=UTC)
             self._wrapper_time = _plausible(stamp, received) if sentence.is_valid else None
@@ -117,12 +135,25 @@ class AisDecoder:
         if not sentence.is_valid:
             if sentence.frag_cnt > 1 and key in self._pending:
                 out.append(self._incomplete(self._pending.pop(key)))
-            return [*out, self._bad(index, "bad checksum", raw, "bad_checksum")]
+            return [*out, self._bad(index, "bad checksum", whole, "bad_checksum")]
+        if sentence.payload.translate(None, SIXBIT_ALPHABET):  # what is left is not 6-bit armour
+            return [*out, self._bad(index, "payload characters outside the AIS 6-bit alphabet", whole, "malformed")]
         time, station = _tag(sentence, received)
-        time = time or wrapper_time
+        time = time or self._tag_time(trailer[0], received) or wrapper_time
+        station = station or trailer[1]
         if sentence.frag_cnt == 1:
-            return out + self._message(sentence, [sentence.raw], index, time or received, station)
+            return out + self._message(sentence, [sentence.raw], index, time or self._arrival(received), station)
+        time = time or self._arrival(received)  # a message without a time of its own arrives with its first part
         return out + self._fragment(sentence, key, _Pending(index, received, [sentence], [sentence.raw], time, station))
+
+    def _arrival(self, received: datetime) -> datetime:
+        """The time of a line that gives none (no tag block, trailer or wrapper): when it arrived, one microsecond
+        after the line before it when they arrived at once (a replayed log, a chunk of a feed), so that every
+        position of a vessel is kept in the order of the lines."""
+        last = self._last_arrival
+        moment = received if last is None or received > last else last + ARRIVAL_STEP
+        self._last_arrival = moment
+        return moment
 
     def feed_many(self, lines: Iterable[bytes | str], received: datetime) -> list[Item]:
         """``feed`` of each line, the plain position reports among them read at once (``connectors.ais_batch``);
@@ -149,7 +180,7 @@ class AisDecoder:
                 out += self._fast_position(p, raw, index, received)
                 continue
             wrapper_time, self._wrapper_time = self._wrapper_time, None
-            time = (self._tag_time(stamp, received) if tagged else None) or wrapper_time or received
+            time = (self._tag_time(stamp, received) if tagged else None) or wrapper_time or self._arrival(received)
             code = codes.get(mmsi)
             if code is None:
                 if len(codes) > 100_000:
@@ -162,10 +193,14 @@ class AisDecoder:
         self.stats.positions += quick
         return out
 
-    def _fast_position(self, p: ais_fast.FastPosition, raw: bytes, index: int, received: datetime) -> list[Item]:
+    def _fast_position(self, p: ais_fast.FastPosition, raw: bytes, index: int, received: datetime,
+                       trailer: tuple[str | None, str | None] = (None, None)) -> list[Item]:
         """What ``_message`` makes of the same sentence read by pyais (the tag block is not part of ``raw``)."""
         wrapper_time, self._wrapper_time = self._wrapper_time, None
-        time = (self._tag_time(p.tag_time, received) if p.tagged else None) or wrapper_time or received
+        time = ((self._tag_time(p.tag_time, received) if p.tagged else None) or self._tag_time(trailer[0], received)
+                or wrapper_time or self._arrival(received))
+        if trailer[1] and not p.station:
+            p = p._replace(station=trailer[1])
         sentence = raw[raw.find(b"\\", 1) + 1:] if p.tagged else raw
         self.stats.decoded += 1
         if not p.mmsi:
@@ -267,7 +302,7 @@ class AisDecoder:
                 out.append(self._position_item(mmsi, values | extra, time, raw))
         if kind in (5, 19, 24):
             self.stats.statics += 1
-            out.append(self._event("vessel_static", mmsi, _static(msg, time) | extra, time, raw, None))
+            out.append(self._event("vessel_static", mmsi, _static(msg, sentence, time) | extra, time, raw, None))
         return out
 
     def _position_item(self, mmsi: int, values: dict[str, Any], time: datetime, raw: bytes) -> Item:
@@ -323,6 +358,19 @@ def _plausible(moment: datetime, received: datetime) -> datetime | None:
     return moment if moment <= received + timedelta(days=1) else None
 
 
+def _trailer(raw: bytes) -> tuple[bytes, tuple[str | None, str | None]]:
+    """The sentence without a receiver's trailer after its checksum, and the trailer's (time, station). The USCG
+    NAIS trailer (``…,0*hh,s22832,d-098,T36.05911820,x4013,r003669945,1165850130``) ends with the Unix time the
+    line was received; ``r`` names the receiver. A line without a trailer is itself, with (None, None)."""
+    m = _TRAILER.fullmatch(raw)
+    if m is None:
+        return raw, (None, None)
+    fields = m[2][1:].split(b",")
+    stamp = fields[-1].decode() if fields[-1].isdigit() else None
+    station = next((f[1:].decode() for f in fields if f[:1] == b"r" and len(f) > 1), None)
+    return m[1], (stamp, station)
+
+
 def _tag(sentence: AISSentence, received: datetime) -> tuple[datetime | None, str | None]:
     """(time, station) of the sentence's tag block, when it has a valid one."""
     block = sentence.tag_block
@@ -365,14 +413,17 @@ def position_values(msg_type: int, lat: float | None, lon: float | None, speed: 
     return values
 
 
-def _static(msg: Any, time: datetime) -> dict[str, Any]:
+def _static(msg: Any, sentence: AISSentence, time: datetime) -> dict[str, Any]:
     d = msg.asdict(enum_as_int=True)
     values: dict[str, Any] = {"msg_type": d["msg_type"]}
     if d["msg_type"] == 24:
         values["part"] = "A" if d.get("partno") == 0 else "B"
     texts = {name: d.get(key) for key, name in _TEXT.items()}
-    values |= {name: text.strip() for name, text in texts.items() if isinstance(text, str) and text.strip()}
+    values |= {name: clean for name, text in texts.items() if isinstance(text, str) and (clean := _text(text))}
     values |= {key: d[key] for key in _NUMBERS if d.get(key)}
+    if "ship_type" in d:  # pyais maps codes it has no name for to a neighbour or to 0: the code as sent
+        values.pop("ship_type", None)
+        values |= {"ship_type": code} if (code := _ship_type(type(msg), sentence)) else {}
     bow, stern, port, starboard = (d.get(key) or 0 for key in _DIMENSIONS)
     if bow or stern or port or starboard:
         values |= {"to_bow": bow, "to_stern": stern, "to_port": port, "to_starboard": starboard}
@@ -385,3 +436,24 @@ def _static(msg: Any, time: datetime) -> dict[str, Any]:
         except ValueError:
             pass
     return values
+
+
+def _text(text: str) -> str:
+    """An AIS text field without its padding: ``@`` (the 6-bit "no character") and spaces at the end."""
+    return text.rstrip("@ ").strip()
+
+
+@cache
+def _ship_type_at(kind: Any) -> int:
+    """Where the 8-bit ship type starts in a message of this pyais class."""
+    offset = 0
+    for f in kind.fields():
+        if f.name == "ship_type":
+            return offset
+        offset += f.metadata["width"]
+    raise LookupError(f"{kind.__name__} has no ship type")
+
+
+def _ship_type(kind: Any, sentence: AISSentence) -> int:
+    """The ship type code (0-255) as the message carries it (ITU-R M.1371 table 53; 0 = not available)."""
+    return int(sentence.bv.get_num(_ship_type_at(kind), 8))

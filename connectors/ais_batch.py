@@ -2,9 +2,10 @@
 
 ``positions`` gives, for each line, what ``connectors.ais_fast.position`` gives for it, or None where that would
 give None or where this reader is unsure (the line then goes to the per-line decoder). A line is taken only in its
-plain shape: an optional simple tag block, ``!xxVDM`` or ``!xxVDO``, one fragment, an empty or one-digit sequence
-id, channel A, B, 1 or 2, a 28-character payload, no fill bits. Checksums, the 6-bit armour and the bit fields are
-computed for the whole batch at once; a tag block is read once per distinct block (many lines share one second).
+plain shape: an optional simple tag block of printable ASCII, ``!xxVDM`` or ``!xxVDO``, one fragment, an empty or
+one-digit sequence id, channel A, B, 1 or 2, a 28-character payload, no fill bits. Checksums, the 6-bit armour and the
+bit fields are computed for the whole batch at once; a tag block is read once per distinct block (many lines share
+one second).
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ import numpy as np
 from connectors.ais_fast import FastPosition, tag_block
 
 _make = tuple.__new__  # a NamedTuple from a full tuple of its fields, without its Python-level __new__
-_LINE = re.compile(rb"(?:\\([^\\*]*)\*([0-9A-Fa-f]{2})\\)?!([A-Z]{2}VD[MO],1,1,[0-9]?,[AB12]?,"
+_LINE = re.compile(rb"(?:\\([\x20-\x29\x2b-\x5b\x5d-\x7e]*)\*([0-9A-Fa-f]{2})\\)?!([A-Z]{2}VD[MO],1,1,[0-9]?,[AB12]?,"
                    rb"([0-9:;<=>?@A-W`a-w]{28}),0)\*([0-9A-Fa-f]{2})")
 _SIXBIT = np.zeros(256, dtype=np.uint64)
 for _c in [*range(48, 88), *range(96, 120)]:

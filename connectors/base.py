@@ -13,8 +13,9 @@ A connector kind is a class with:
   - ``stream(stop)`` for long-lived connections (MQTT, a TCP socket), until ``stop`` is set.
 
 Items are ``engine.events.IncomingEvent`` (something observed), ``engine.tracks.PositionReport`` (a vessel's
-position from a stream, stored as a track fix), ``ObservationIn`` (a value of an indicator) or ``BadRecord``
-(one record the connector could not read: skipped, counted, reported; the rest goes on).
+position from a stream, stored as a track fix), ``ObservationIn`` (a value of an indicator), ``BadRecord``
+(one record the connector could not read: skipped, counted, reported; the rest goes on) or ``Notice`` (a warning:
+something read past, such as an unknown column, reported and nothing refused).
 
 Connectors raise only these errors (``STYLE.md``): ``NotReady`` (try again later: the runtime retries with
 backoff), ``AuthFailed`` (an operator must act), ``BadConfig`` (the configuration is wrong). A bad record is
@@ -81,7 +82,17 @@ class BadRecord:
     raw: Any = None
 
 
-Item = IncomingEvent | PositionReport | ObservationIn | BadRecord
+@dataclass(frozen=True)
+class Notice:
+    """Something the connector read past without refusing anything, for the operator to know (a spreadsheet's
+    column that no indicator reads): where it is and what it is. Reported beside the bad records, never stored."""
+
+    index: int
+    reason: str
+    field: str | None = None
+
+
+Item = IncomingEvent | PositionReport | ObservationIn | BadRecord | Notice
 
 
 @dataclass

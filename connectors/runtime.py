@@ -21,7 +21,16 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from connectors.base import AuthFailed, BadConfig, BadRecord, Connector, ConnectorError, NotReady, ObservationIn
+from connectors.base import (
+    AuthFailed,
+    BadConfig,
+    BadRecord,
+    Connector,
+    ConnectorError,
+    Notice,
+    NotReady,
+    ObservationIn,
+)
 from engine import credentials, fisheries, indicators, sources
 from engine.bulk import paused_gc
 from engine.config import settings
@@ -77,6 +86,7 @@ class Outcome:
     observations: int = 0
     duplicates: int = 0
     bad: list[dict[str, Any]] = field(default_factory=list)
+    warnings: list[dict[str, Any]] = field(default_factory=list)  # ``Notice``s: read past, nothing refused
     newest: datetime | None = None
 
     @property
@@ -125,6 +135,8 @@ def _store(session: Session, source: str, items: list[Any], actor: str) -> Outco
             by_indicator[item.indicator].append(item)
         elif isinstance(item, BadRecord):
             out.bad.append({"index": item.index, "field": item.field, "reason": item.reason})
+        elif isinstance(item, Notice):
+            out.warnings.append(_notice(item))
     for code, values in by_indicator.items():
         try:
             indicator = indicators.get(session, code)
@@ -191,12 +203,17 @@ def accept(session: Session, source: Source, payload: bytes, content_type: str, 
     rejects = getattr(connector, "rejects_file", None)
     if rejects is not None and rejects(items):  # wrong headers: nothing of the file is stored
         outcome = Outcome(bad=[{"index": i.index, "field": i.field, "reason": i.reason}
-                               for i in items if isinstance(i, BadRecord)])
+                               for i in items if isinstance(i, BadRecord)],
+                          warnings=[_notice(i) for i in items if isinstance(i, Notice)])
     else:
         outcome = store(session, source.name, items, actor)
     sources.record_run(session, source, trigger=trigger, ok=True, items=outcome.items, bad=outcome.bad,
                        newest=outcome.newest, started_at=started)
     return outcome
+
+
+def _notice(item: Notice) -> dict[str, Any]:
+    return {"index": item.index, "field": item.field, "reason": item.reason}
 
 
 def try_config(kind: str, config: dict[str, Any], name: str = "test") -> dict[str, Any]:
@@ -221,6 +238,8 @@ def _describe(item: Any) -> dict[str, Any]:
         return {"event": item.type, "entity": item.entity, "time": item.time.isoformat(), "values": item.values}
     if isinstance(item, PositionReport):
         return {"event": item.type, "entity": item.entity, "time": item.fix.time.isoformat(), "values": item.values}
+    if isinstance(item, Notice):
+        return {"warning": item.index, "field": item.field, "reason": item.reason}
     if isinstance(item, ObservationIn):
         return {"indicator": item.indicator, "unit": item.unit, "period_start": item.period_start.isoformat(),
                 "value": item.value}

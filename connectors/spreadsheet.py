@@ -6,8 +6,12 @@ An upload is read whole and checked at two levels:
 - the file: not a CSV/.xlsx, an unreadable encoding, a sheet or a required column that is not there. Then the
   only items are ``BadRecord``\\ s at ``index`` 0 (the file) or ``header_row`` (the header), and the caller
   stores nothing: the import is all-or-nothing at the file level (``Spreadsheet.rejects_file``);
+- the header: a wanted column (unit code, period, an indicator's) that is missing, or that two headers read as
+  (the same text but for case and diacritics: refused rather than chosen between, both named with their columns);
 - a row: a bad unit code or period spoils its row, a bad value spoils its cell. The rest is imported; each bad
   cell is one ``BadRecord`` with the row number as the sheet shows it (1-based, header counted) and the header.
+
+A header that no indicator reads (besides the unit's name) is not dropped silently: a ``Notice`` names it.
 
 How values are read (numbers with a Vietnamese decimal comma, periods, unit codes) is in ``spreadsheet_values``.
 """
@@ -21,13 +25,16 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
-from connectors.base import BadConfig, BadRecord, Connector, Item, ObservationIn
+from connectors.base import BadConfig, BadRecord, Connector, Item, Notice, ObservationIn
 from connectors.spreadsheet_values import (
     PERIODS,
+    column_name,
     conversion_factor,
     exact_key,
     find_column,
+    folded_key,
     is_empty,
+    matching_columns,
     neutralised,
     number,
     period_start,
@@ -112,15 +119,34 @@ class Spreadsheet(Connector):
         period_column = self.config.get("period_column", PERIOD_COLUMN)
         wanted = [unit_column, period_column, *(ind["column"] for ind in self.config["indicators"])]
         found = {name: find_column(grid.headers, name) for name in wanted}
-        missing = [BadRecord(index=self.header_row, field=name, reason=N_(where))
-                   for name, where in found.items() if isinstance(where, str)]
+        missing = [self._header_problem(grid.headers, name, where) for name, where in found.items()
+                   if isinstance(where, str)]
         if missing:
             yield from missing
             return
+        yield from self._unknown_columns(grid.headers, [*wanted, NAME_COLUMN])
         columns = {name: where for name, where in found.items() if isinstance(where, int)}
         for row_number, cells in grid.rows:
             row = {name: cells[i] if i < len(cells) else (None, None) for name, i in columns.items()}
             yield from self._row(row_number, row, unit_column, period_column)
+
+    def _header_problem(self, headers: list[str], name: str, reason: str) -> BadRecord:
+        """A wanted column that is not there, or that several headers read as (each named, with its column)."""
+        hits = matching_columns(headers, name)
+        raw = ", ".join(f"{column_name(i)} «{headers[i]}»" for i in hits) or None
+        if len(hits) > 1:
+            reason = f"ambiguous column: {raw} read alike (row {self.header_row}): keep one of them"
+        return BadRecord(index=self.header_row, field=name, reason=reason, raw=raw)
+
+    def _unknown_columns(self, headers: list[str], known: list[str]) -> Iterator[Notice]:
+        """A warning for each header that no indicator reads (once per text: a merged header spans columns)."""
+        keys, seen = {folded_key(k) for k in known}, set()
+        for i, header in enumerate(headers):
+            key = folded_key(header)
+            if header.strip() and key not in keys and key not in seen:
+                seen.add(key)
+                yield Notice(index=self.header_row, field=header,
+                             reason=f"column {column_name(i)} «{header}» is not read: no indicator has this column")
 
     def _row(self, row_number: int, row: dict[str, Cell], unit_column: str, period_column: str) -> Iterator[Item]:
         if all(is_empty(value) and problem is None for value, problem in row.values()):
@@ -153,11 +179,17 @@ class Spreadsheet(Connector):
                                     unit=code, source=self.source)
 
     def _grid(self, payload: bytes) -> Grid:
-        if payload.startswith(XLSX_MAGIC):
-            return _xlsx_grid(payload, self.config.get("sheet", 0), self.header_row)
-        if payload.startswith(XLS_MAGIC):
-            raise FileProblem(N_("a legacy Excel .xls file: save it as .xlsx or CSV"))
-        return _csv_grid(_decoded(payload), self.header_row)
+        return read_table(payload, self.config.get("sheet", 0), self.header_row)
+
+
+def read_table(payload: bytes, sheet: str | int = 0, header_row: int = 1) -> Grid:
+    """A CSV or .xlsx file as a header row and data rows (see the module doc: the format is told from the content);
+    ``FileProblem`` when it cannot be read as a table. Other readers of sheets (water samples) use it too."""
+    if payload.startswith(XLSX_MAGIC):
+        return _xlsx_grid(payload, sheet, header_row)
+    if payload.startswith(XLS_MAGIC):
+        raise FileProblem(N_("a legacy Excel .xls file: save it as .xlsx or CSV"))
+    return _csv_grid(_decoded(payload), header_row)
 
 
 def _decoded(payload: bytes) -> str:

@@ -33,15 +33,29 @@ def folded_key(text: str) -> str:
 
 
 def find_column(headers: list[str], wanted: str) -> int | str:
-    """The index of ``wanted`` among ``headers``: an exact (NFC) match first, else a single match without case and
-    diacritics. A reason (``missing column``, ``ambiguous column``) when there is not exactly one."""
-    for key in (exact_key, folded_key):
-        hits = [i for i, header in enumerate(headers) if key(header) == key(wanted)]
-        if len(hits) == 1:
-            return hits[0]
-        if len(hits) > 1:
-            return "ambiguous column"
-    return "missing column"
+    """The index of ``wanted`` among ``headers``, matched without case and diacritics. A reason (``missing column``,
+    ``ambiguous column``) when there is not exactly one: two headers that read alike are refused, not chosen
+    between, even when one of them is spelt exactly as wanted (``matching_columns`` names them)."""
+    hits = matching_columns(headers, wanted)
+    if len(hits) == 1:
+        return hits[0]
+    return "ambiguous column" if hits else "missing column"
+
+
+def matching_columns(headers: list[str], wanted: str) -> list[int]:
+    """The indexes of the headers that read as ``wanted`` (without case and diacritics)."""
+    key = folded_key(wanted)
+    return [i for i, header in enumerate(headers) if folded_key(header) == key]
+
+
+def column_name(index: int) -> str:
+    """A column as a spreadsheet shows it: 0 → A, 25 → Z, 26 → AA."""
+    letters = ""
+    index += 1
+    while index:
+        index, rest = divmod(index - 1, 26)
+        letters = chr(65 + rest) + letters
+    return letters
 
 
 def unit_code(value: object) -> str | None:
@@ -86,6 +100,33 @@ def period_start(value: object, period: str) -> datetime | None:
     if period == "year" and re.fullmatch(r"(?:nam)?(\d{4})", text):
         return _start(int(text[-4:]), 1)
     return None
+
+
+_DAY_FIRST = re.compile(r"(\d{1,2})/(\d{1,2})/(\d{4})(?:[ T]+(\d{1,2}):(\d{2})(?::(\d{2}))?)?")
+
+
+def moment(value: object) -> datetime | None:
+    """A date and time as a sheet writes it: a date or date-time cell, ISO 8601 text (``2026-10-05 09:30``, with or
+    without its offset), or the Vietnamese day-first ``05/10/2026 09:30`` (a date alone is its midnight). Naive
+    when nothing gives the time zone (the caller says which); None when the value is not a moment — a US
+    month-first date is never guessed: ``10/05/2026`` is 10 May."""
+    if isinstance(value, datetime):
+        return value
+    if isinstance(value, date):
+        return datetime(value.year, value.month, value.day)
+    if not isinstance(value, str):
+        return None
+    text = value.strip()
+    if m := _DAY_FIRST.fullmatch(text):
+        day, month, year, hour, minute, second = (int(g) if g else 0 for g in m.groups())
+        try:
+            return datetime(year, month, day, hour, minute, second)
+        except ValueError:
+            return None
+    try:
+        return datetime.fromisoformat(text) if re.match(r"\d{4}-\d{2}-\d{2}", text) else None
+    except ValueError:
+        return None
 
 
 _GROUPED_DOTS = re.compile(r"[1-9]\d{0,2}(?:\.\d{3})+")

@@ -23,6 +23,7 @@ quality-controlled data only); a device error stores nothing.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any, cast
@@ -327,27 +328,24 @@ def station_history(session: Session, station: str, end: datetime, hours: int = 
 # --- VN_WQI of periodic water samples ----------------------------------------------------------------------
 
 WQI = "vn_wqi"
-WQI_PARAMETERS = ("pH", "T", "DO", "DO%", "BOD5", "COD", "TOC", "N-NH4", "N-NO3", "N-NO2", "P-PO4", "Coliform",
-                  "E.coli", "As", "Cd", "Pb", "Cr6+", "Cu", "Zn", "Hg", "Aldrin", "BHC", "Dieldrin", "DDTs",
-                  "Heptachlor")
-
-
-def _header_key(text: str) -> str:
-    return "".join(ch for ch in text.lower() if ch.isalnum())
 
 
 def record_water_samples(session: Session, rows: list[dict[str, Any]], *, source: str, actor: str
                          ) -> tuple[int, list[dict[str, Any]]]:
     """VN_WQI (Decision 1460) of each sample row — ``site``, ``time`` (with its time zone) and the parameters
-    under their Decision 1460 names (header case and punctuation ignored: "N-NH4", "nnh4") — stored as indicator
-    ``vn_wqi`` for the site. Returns the number stored and, per refused row, its index and reason (data not
-    sufficient under §2.3, no site, no time, a value that is not a number)."""
-    from engine import wqi
+    under their codes (``engine.water_samples.PARAMETERS``: ``DO`` in mg/L, ``DO%`` in % saturation, ``T``, …,
+    read from a sheet's headers by ``water_samples.read_headers``) — stored as indicator ``vn_wqi`` for the site.
+    Returns the number stored and, per refused row, its index and reason (data not sufficient under §2.3, no site,
+    no time, a value that is not a number or is negative). A key that is no parameter code is a ``ValueError``:
+    headers are read (and unknown ones reported) before, never guessed here."""
+    from engine import water_samples, wqi
 
-    names = {_header_key(p): p for p in WQI_PARAMETERS}
     items: list[dict[str, Any]] = []
     problems: list[dict[str, Any]] = []
     for index, row in enumerate(rows):
+        unknown = set(row) - water_samples.CODES - {"site", "time"}
+        if unknown:
+            raise ValueError(f"not VN_WQI parameter codes: {sorted(unknown)}")
         site, moment = row.get("site"), row.get("time")
         if not site or not isinstance(moment, datetime) or moment.tzinfo is None:
             problems.append({"index": index, "field": "site" if not site else "time",
@@ -355,15 +353,16 @@ def record_water_samples(session: Session, rows: list[dict[str, Any]], *, source
             continue
         sample: dict[str, float | None] = {}
         bad: dict[str, Any] | None = None
-        for key, value in row.items():
-            name = names.get(_header_key(str(key)))
-            if name is None or value in (None, ""):
+        for name, value in row.items():
+            if name in ("site", "time") or value is None:
                 continue
-            try:
-                sample[name] = float(str(value).replace(",", ".")) if not isinstance(value, int | float) else value
-            except ValueError:
+            if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
                 bad = {"index": index, "field": name, "reason": "not a number"}
                 break
+            if value < 0 and name != "T":
+                bad = {"index": index, "field": name, "reason": "a negative value"}
+                break
+            sample[name] = float(value)
         if bad:
             problems.append(bad)
             continue

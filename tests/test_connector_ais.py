@@ -15,7 +15,7 @@ import pytest
 from pyais.encode import encode_dict
 from pyais.messages import TagBlock
 
-from connectors.ais import Stats, decode_lines, replay
+from connectors.ais import ARRIVAL_STEP, Stats, decode_lines, replay
 from connectors.ais_feeds import AisFile, AisTcp, AisTcpServer, AisUdp
 from connectors.base import BadConfig, BadRecord, Connector, NotReady
 from engine.events import IncomingEvent
@@ -130,8 +130,9 @@ def test_a_tag_block_with_a_bad_checksum_or_a_future_time_is_not_trusted() -> No
     good = tagged(line, receiver_timestamp=1764032400, source_station="X")
     broken = good.replace("s:X", "s:Y")  # same checksum, other content
     future = tagged(line, receiver_timestamp=int(RECEIVED.timestamp()) + 3 * 86400)
-    for event in decode([broken, future]):
-        assert event.time == RECEIVED and "station" not in event.values
+    events = decode([broken, future])
+    assert [e.time for e in events] == [RECEIVED, RECEIVED + ARRIVAL_STEP]  # as lines without a time: their order
+    assert all("station" not in e.values for e in events)
 
 
 def test_tag_block_time_of_a_multi_part_message_comes_from_its_first_part() -> None:
@@ -148,10 +149,12 @@ def test_a_gatehouse_wrapper_gives_the_time_of_the_next_sentence() -> None:
 
 
 def test_the_same_sentence_at_the_same_time_has_the_same_key() -> None:
-    line = sentences(TYPE_1)[0]
-    once, again = decode([line, line])
-    later = only(list(decode_lines([line], source="ais-test", received=datetime(2026, 11, 25, 2, 0, tzinfo=UTC))))
+    line = tagged(sentences(TYPE_1)[0], receiver_timestamp=1764032400)
+    once, again = decode([line, line])  # one report heard twice (two receivers, a resent log): one key
+    later = only(decode([tagged(sentences(TYPE_1)[0], receiver_timestamp=1764032460)]))
     assert once.idempotency_key == again.idempotency_key != later.idempotency_key
+    untimed = decode([sentences(TYPE_1)[0]] * 2)  # no time of their own: two lines, two arrivals
+    assert untimed[0].idempotency_key != untimed[1].idempotency_key
 
 
 def test_a_bad_checksum_is_counted_and_the_rest_goes_on() -> None:

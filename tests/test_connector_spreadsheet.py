@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 from openpyxl import Workbook, load_workbook
 
-from connectors.base import BadConfig, BadRecord, ObservationIn
+from connectors.base import BadConfig, BadRecord, Notice, ObservationIn
 from connectors.spreadsheet import Spreadsheet, export_csv, template, validation_report
 from connectors.spreadsheet_values import conversion_factor, find_column, number, period_start, unit_code
 
@@ -112,7 +112,7 @@ def test_unit_code(value: Any, expected: str | None) -> None:
     (["Mã đơn vị", BUDGET], "Thu ngân sách (tỷ đồng)", 1),
     (["Mã đơn vị", "THU NGAN SACH  (TY DONG)"], BUDGET, 1),
     (["Mã đơn vị", unicodedata.normalize("NFD", BUDGET)], BUDGET, 1),
-    (["Thu ngân sách (tỷ đồng)", "THU NGÂN SÁCH (TỶ ĐỒNG)"], BUDGET, 0),  # the exact spelling wins
+    (["Thu ngân sách (tỷ đồng)", "THU NGÂN SÁCH (TỶ ĐỒNG)"], BUDGET, "ambiguous column"),  # refused, not chosen
     (["Thu ngan sach (ty dong)", "THU NGÂN SÁCH (TỶ ĐỒNG)"], BUDGET, "ambiguous column"),
     (["Mã đơn vị"], BUDGET, "missing column"),
 ])
@@ -235,6 +235,20 @@ def test_a_missing_column_refuses_the_whole_file() -> None:
     assert len(items) == 1 and sheet.rejects_file(items)
     good = list(sheet.parse(xlsx([["Mã đơn vị", "Kỳ", BUDGET, RETAIL], ["14797", "2026-09", "x", 1]])))
     assert not sheet.rejects_file(good)
+
+
+def test_headers_that_read_alike_refuse_the_file_naming_both_and_an_unread_column_is_reported() -> None:
+    sheet = connector()
+    items = list(sheet.parse(xlsx([["Mã đơn vị", "Kỳ", BUDGET, RETAIL, "THU NGÂN SÁCH (TỶ ĐỒNG)"],
+                                   ["14797", "2026-09", 1, 2, 3]])))
+    (refused,) = [i for i in items if isinstance(i, BadRecord)]
+    assert (refused.index, refused.field) == (1, BUDGET) and sheet.rejects_file(items)
+    assert "C «Thu ngân sách (tỷ đồng)», E «THU NGÂN SÁCH (TỶ ĐỒNG)»" in refused.reason
+    items = list(sheet.parse(xlsx([["Mã đơn vị", "Tên đơn vị", "Kỳ", BUDGET, RETAIL, "Ghi chú"],
+                                   ["14797", "Phường Hạc Thành", "2026-09", 1, 2, "ước tính"]])))
+    assert [(n.index, n.field, n.reason) for n in items if isinstance(n, Notice)] == [
+        (1, "Ghi chú", "column F «Ghi chú» is not read: no indicator has this column")]
+    assert len(observations(items)) == 2 and not sheet.rejects_file(items)
 
 
 @pytest.mark.parametrize(("payload", "reason"), [

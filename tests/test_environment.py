@@ -132,6 +132,33 @@ def test_water_samples_get_their_vn_wqi_and_insufficient_ones_are_refused(tmp_pa
     assert 50 < obs.value <= 100 and obs.period_start.astimezone(VN).hour == 9  # local sampling time
 
 
+def test_water_sample_headers_carry_their_units_and_are_refused_rather_than_guessed(tmp_path: Path, session) -> None:
+    from engine import wqi
+
+    sheet = tmp_path / "mau-nuoc-song-chu.csv"  # the worked example of Decision 1460 §2.3, with pesticides
+    sheet.write_text("site;time;pH;Nhiệt độ (°C);DO (mg/L);BOD5;COD;N-NH4;P-PO4;Coliform (MPN/100mL);Cu;As;"
+                     "Aldrin (µg/L);Heptachlor & Heptachlorepoxide (µg/L);Độ đục (NTU)\n"
+                     "SONG-CHU-01;05/10/2026 09:30;7,2;27,5;5,7;20;25;0,2;0,3;10000;0,05;0,02;0,05;0,5;12\n",
+                     encoding="utf-8")
+    result = ioc("environment", "wqi", str(sheet), env=dict(os.environ), check=False)
+    assert result.returncode == 0, result.stderr
+    assert "row 1, column O: warning: «Độ đục (NTU)» is not a VN_WQI parameter" in result.stderr
+    expected = wqi.wqi({"pH": 7.2, "T": 27.5, "DO": 5.7, "BOD5": 20, "COD": 25, "N-NH4": 0.2, "P-PO4": 0.3,
+                        "Coliform": 10000, "Cu": 0.05, "As": 0.02, "Aldrin": 0.05, "Heptachlor": 0.5})
+    assert expected is not None and expected.sub_indices["Heptachlor"] == 10  # 0.5 µg/L is above 0.2
+    session.rollback()
+    (obs,) = aqi_of(session, environment.WQI, "SONG-CHU-01")
+    assert obs.value == expected.wqi and obs.period_start.astimezone(VN).day == 5  # day first, as written
+    clash = tmp_path / "hai-cot-do.csv"
+    clash.write_text("site,time,pH,DO,DO (mg/L),BOD5,COD,N-NH4\nSONG-CHU-02,2026-10-05 10:00,7,6,6.1,4,10,0.2\n",
+                     encoding="utf-8")
+    result = ioc("environment", "wqi", str(clash), env=dict(os.environ), check=False)
+    assert result.returncode == 1
+    assert "hai-cot-do.csv: row 1, columns D, E: error: «DO» and «DO (mg/L)» are both DO, mg/L" in result.stderr
+    session.rollback()
+    assert aqi_of(session, environment.WQI, "SONG-CHU-02") == []
+
+
 def test_the_monitor_shows_readings_under_calibration_or_device_error_as_such(client, session) -> None:
     from tests import factories
     from tests.test_api import login

@@ -172,7 +172,7 @@ def test_a_departments_spreadsheet_lands_its_good_rows_and_shows_the_bad_one(cli
         "name": "so-tai-chinh-thu-ngan-sach", "kind": "spreadsheet", "title": "Thu ngân sách (Sở Tài chính)",
         "config": {"period": "month", "indicators": [{"code": "budget_revenue", "column": "Thu ngân sách (tỷ đồng)"}]}})
     assert resp.status_code == 201, resp.get_json()
-    content = xlsx([["Mã đơn vị", "Kỳ", "Thu ngân sách (tỷ đồng)"],
+    content = xlsx([["Mã đơn vị", "Kỳ", "Thu ngân sách (tỷ đồng)", "Ghi chú"],
                     ["14758", "2026-09", 12.5], ["14797", "2026-09", "không rõ"], ["38", "2026-09", 1450]])
     officer = factories.token("operator")
     up = client.post("/api/v1/sources/so-tai-chinh-thu-ngan-sach/upload", headers=bearer(officer),
@@ -181,6 +181,7 @@ def test_a_departments_spreadsheet_lands_its_good_rows_and_shows_the_bad_one(cli
     report = up.get_json()
     assert report["stored"] == 2 and [(b["index"], b["field"]) for b in report["bad"]] == [
         (3, "Thu ngân sách (tỷ đồng)")]
+    assert [w["field"] for w in report["warnings"]] == ["Ghi chú"]  # a column nothing reads is named, not dropped
     session.rollback()
     assert session.scalar(select(func.count()).select_from(IndicatorObservation)) == 2
     # Wrong headers: nothing of the file is stored.

@@ -324,29 +324,52 @@ def _cmd_environment_import(args: argparse.Namespace) -> int:
 
 
 def _cmd_environment_wqi(args: argparse.Namespace) -> int:
-    """VN_WQI of the water samples in a spreadsheet (one row per sample: site, time, parameters)."""
-    import pandas as pd
-
-    from engine import environment
+    """VN_WQI of the water samples in a spreadsheet (one row per sample: site, time, parameters). Headers are read
+    by ``engine.water_samples``: an unknown column is a warning naming it; two headers that read alike, or a unit
+    that is not the parameter's, refuse the file (nothing stored)."""
+    from connectors.spreadsheet import FileProblem, read_table
+    from connectors.spreadsheet_values import column_name, is_empty, moment, number
+    from engine import environment, water_samples
     from engine.db import transaction
     from engine.indicators import tz
 
     path = Path(args.file)
-    frame = pd.read_excel(path) if path.suffix.lower() in (".xlsx", ".xlsm") else pd.read_csv(path)
-    rows = []
-    for record in frame.to_dict(orient="records"):
-        row = {str(k).strip(): (None if pd.isna(v) else v) for k, v in record.items()}
-        site = row.pop(args.site_column, None)
-        when = row.pop(args.time_column, None)
-        moment = pd.Timestamp(when).to_pydatetime() if when is not None else None
-        if moment is not None and moment.tzinfo is None:
-            moment = moment.replace(tzinfo=tz())  # sampling times are local
-        rows.append({"site": site, "time": moment, **row})
+    try:
+        grid = read_table(path.read_bytes())
+    except (OSError, FileProblem) as exc:
+        print(f"error: {path.name}: {exc}", file=sys.stderr)
+        return 1
+    site_column, time_column = args.site_column, args.time_column
+    headers = water_samples.read_headers(grid.headers, [site_column, time_column])
+
+    def where(problem: water_samples.HeaderProblem) -> str:
+        columns = ", ".join(column_name(c) for c in problem.columns)
+        return f"{path.name}: row 1" + (f", column{'s' * (len(problem.columns) > 1)} {columns}" if columns else "")
+
+    for problem in headers.unknown:
+        print(f"{where(problem)}: warning: {problem}", file=sys.stderr)
+    for problem in headers.errors:
+        print(f"{where(problem)}: error: {problem}", file=sys.stderr)
+    if headers.errors:
+        print(f"error: {path.name}: {len(headers.errors)} header problem(s): nothing stored", file=sys.stderr)
+        return 1
+    rows, row_numbers = [], []
+    for row_number, cells in grid.rows:
+        values = {key: cells[i][0] if i < len(cells) else None for key, i in headers.columns.items()}
+        if all(is_empty(v) for v in values.values()):
+            continue
+        site, when = values.pop(site_column), moment(values.pop(time_column))
+        if when is not None and when.tzinfo is None:
+            when = when.replace(tzinfo=tz())  # sampling times are local
+        sample = {code: None if is_empty(v) else v if (n := number(v)) is None else n for code, v in values.items()}
+        rows.append({"site": None if is_empty(site) else str(site).strip(), "time": when, **sample})
+        row_numbers.append(row_number)
     with transaction() as session:
         stored, problems = environment.record_water_samples(session, rows, source=path.name, actor="cli")
     for p in problems:
-        print(f"{path.name}: row {p['index'] + 2}: {p['field'] or ''}: {p['reason']}", file=sys.stderr)
-    print(f"{stored} samples stored with their VN_WQI, {len(problems)} refused")
+        print(f"{path.name}: row {row_numbers[p['index']]}: {p['field'] or ''}: {p['reason']}", file=sys.stderr)
+    print(f"{stored} samples stored with their VN_WQI, {len(problems)} refused, "
+          f"{len(headers.unknown)} columns not read")
     return 0 if stored or not problems else 1
 
 
@@ -364,7 +387,7 @@ def _cmd_ais_replay(args: argparse.Namespace) -> int:
           f"{stats.bad_checksum} bad checksums, {stats.incomplete} incomplete multi-part messages, "
           f"{stats.malformed} malformed, {stats.unsupported_type} other sentences; {outcome.positions} new track "
           f"positions and {outcome.events} events stored, {outcome.duplicates} already there (a vessel's position at "
-          f"an instant is kept once; a log without times is read as arriving now)")
+          f"an instant is kept once; a log without times is read as arriving now, line after line)")
     return 0
 
 

@@ -108,7 +108,8 @@ def source_page(name: str) -> Any:
         except BadConfig as exc:
             raise Invalid(N_("The file cannot be read: %(reason)s"), reason=str(exc)) from None
         db().commit()
-        report = {"stored": outcome.items, "duplicates": outcome.duplicates, "bad": outcome.bad}
+        report = {"stored": outcome.items, "duplicates": outcome.duplicates, "bad": outcome.bad,
+                  "warnings": outcome.warnings}
         if outcome.bad:
             status = 422 if not outcome.items else 200
         else:

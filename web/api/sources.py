@@ -175,7 +175,8 @@ class Upload(MethodView):
     @api_auth(*UPLOADERS)
     def post(self, name: str) -> tuple[dict[str, Any], int]:
         """Upload a file for a spreadsheet or file source (multipart field `file`): good rows are stored, each
-        bad one reported with its row, column and reason; a file with wrong headers is stored not at all."""
+        bad one reported with its row, column and reason; a file with wrong headers (a missing column, two headers
+        that read alike) is stored not at all; `warnings` name the columns that nothing reads."""
         session = db()
         source = sources.get(session, name)
         upload = request.files.get("file")
@@ -192,7 +193,8 @@ class Upload(MethodView):
             raise Invalid(N_("The file cannot be read: %(reason)s"), reason=str(exc), code="unreadable_file",
                           details={"problems": exc.problems}) from None
         session.commit()
-        return {"stored": outcome.items, "duplicates": outcome.duplicates, "bad": outcome.bad}, 200
+        return {"stored": outcome.items, "duplicates": outcome.duplicates, "bad": outcome.bad,
+                "warnings": outcome.warnings}, 200
 
 
 @blp.route("/<name>/webhook")
