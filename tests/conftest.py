@@ -12,6 +12,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -214,9 +215,9 @@ def without_shutdown_noise(log: str) -> str:
                   r"rq\.exceptions\.StopRequested[^\n]*(?:\n|$)", "", log)
 
 
-@pytest.fixture
-def server(tmp_path: Path) -> Iterator[Server]:
-    srv = Server(ioc_env(tmp_path / "var"), free_port(), tmp_path / "server.log")
+@contextmanager
+def running(srv: Server) -> Iterator[Server]:
+    """``srv`` started, then stopped; its log must hold no traceback."""
     srv.start()
     try:
         yield srv
@@ -224,3 +225,9 @@ def server(tmp_path: Path) -> Iterator[Server]:
         srv.stop()
         log = without_shutdown_noise(srv.log.read_text(errors="replace"))
         assert "Traceback (most recent call last)" not in log, log[-3000:]
+
+
+@pytest.fixture
+def server(tmp_path: Path) -> Iterator[Server]:
+    with running(Server(ioc_env(tmp_path / "var"), free_port(), tmp_path / "server.log")) as srv:
+        yield srv

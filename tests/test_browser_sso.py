@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import Server, ioc, ioc_env, without_shutdown_noise
+from tests.conftest import Server, ioc, ioc_env, running
 from tests.oidc.fixtures import OidcProvider
 from tests.test_browser import PASSWORD, SHOTS, api_session, browser  # noqa: F401 - the browser fixture
 
@@ -22,14 +22,9 @@ def sso_server(tmp_path: Path, oidc_provider: OidcProvider) -> Iterator[Server]:
     """`ioc run` with single sign-on, on the port whose callback the provider's client has registered."""
     srv = Server({**ioc_env(tmp_path / "var"), **oidc_provider.app_env()}, oidc_provider.app_port,
                  tmp_path / "server.log")
-    srv.start()
-    try:
+    with running(srv):
         yield srv
-    finally:
-        srv.stop()
-        log = without_shutdown_noise(srv.log.read_text(errors="replace"))
-        assert "Traceback (most recent call last)" not in log, log[-3000:]
-        assert oidc_provider.client_secret not in log
+    assert oidc_provider.client_secret not in srv.log.read_text(errors="replace")
 
 
 def test_a_person_signs_on_through_the_provider(sso_server: Server, browser) -> None:  # type: ignore[no-untyped-def]  # noqa: F811
