@@ -629,3 +629,8 @@ class AirQualityHour(Base):
     device_errors: Mapped[int] = mapped_column(Integer, default=0)
     calibrating: Mapped[int] = mapped_column(Integer, default=0)
     closed: Mapped[bool] = mapped_column(default=False)
+
+
+# Any process that changes a person or a session (web, CLI, worker) imports these models: with them, the listener
+# that renews the checked sessions' cache generation on such a change (engine.session_cache).
+from engine import session_cache as _session_cache  # noqa: E402, F401

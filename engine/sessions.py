@@ -27,7 +27,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import bindparam, select, update
 from sqlalchemy.orm import Session
 
-from engine import audit, bus
+from engine import audit, bus, session_cache
 from engine.db import utcnow
 from engine.models import User, UserSession
 
@@ -102,15 +102,27 @@ _SIGNED = (select(_S.c.id, _S.c.last_seen_at, _S.c.expires_at, _S.c.idle_seconds
            .join(_U, _U.c.id == _S.c.user_id).where(_S.c.sid_hash == bindparam("digest")))
 
 
-def signed(session: Session, sid: str | None, *, now: datetime | None = None) -> Signed | None:
-    """The session behind a cookie's id, when it is still valid, with its person."""
+def signed(session: Session, sid: str | None, *, now: datetime | None = None, cached: bool = False) -> Signed | None:
+    """The session behind a cookie's id, when it is still valid, with its person. ``cached``: from the process's
+    cache of checked sessions while nothing about people or sessions has changed since (engine.session_cache)."""
     if not sid or not isinstance(sid, str) or len(sid) > 100:
         return None
-    found = session.execute(_SIGNED, {"digest": _digest(sid)}).first()
-    if found is None:
-        return None
-    row = Signed(*tuple(found))
+    digest = _digest(sid)
+    generation = session_cache.generation() if cached else None
+    row = session_cache.get(digest, generation)
+    if row is None:
+        found = session.execute(_SIGNED, {"digest": digest}).first()
+        if found is None:
+            return None
+        row = Signed(*tuple(found))
+        if is_valid(row, row, now or utcnow()):
+            session_cache.put(digest, generation, row)
     return row if is_valid(row, row, now or utcnow()) else None
+
+
+def noted(sid: str, last_seen_at: datetime) -> None:
+    """A request noted its session's use (:func:`touch`, committed): the cache keeps the new time too."""
+    session_cache.touched(_digest(sid), last_seen_at)
 
 
 def resolve(session: Session, sid: str | None, *, now: datetime | None = None) -> tuple[UserSession, User] | None:
@@ -127,7 +139,8 @@ def needs_touch(row: UserSession, now: datetime) -> bool:
 
 
 def touch(session: Session, session_id: int, now: datetime) -> None:
-    session.execute(update(UserSession).where(UserSession.id == session_id).values(last_seen_at=now))
+    session.execute(update(UserSession).where(UserSession.id == session_id).values(last_seen_at=now)
+                    .execution_options(**{session_cache.TOUCH: True}))
 
 
 def still_valid(session: Session, session_id: int) -> bool:

@@ -35,12 +35,13 @@ def signed_in() -> sessions.Signed | None:
     """This request's session cookie's session, while it is valid on the server (engine.sessions), with what the
     checks need of its person; ``g.session_id`` is the session's row. Its use is noted (at most once a minute)."""
     if "signed" not in g:
-        row = sessions.signed(db(), session.get("sid"))
+        sid = session.get("sid")
+        row = sessions.signed(db(), sid, cached=True)
         g.signed, g.session_id = row, row.id if row is not None else None
         if row is not None:
             now = utcnow()
-            if sessions.needs_touch(row, now) and request.path != STREAM_PATH:
-                _touch(row.id, now)
+            if sessions.needs_touch(row, now) and request.path != STREAM_PATH and _touch(row.id, now):
+                sessions.noted(sid, now)
     result: sessions.Signed | None = g.signed
     return result
 
@@ -58,7 +59,7 @@ OWN_PASSWORD_PATH = "/api/v1/users/me/password"  # noqa: S105 - a path, not a pa
 STREAM_PATH = "/api/v1/stream"  # not a person's activity: a page left open must not keep its session alive
 
 
-def _touch(session_id: int, now: object) -> None:
+def _touch(session_id: int, now: object) -> bool:
     """Note the session's use. A reading request writes in a short transaction of its own; a writing one in its
     own session (on SQLite that session already holds the write lock), committed before its work begins."""
     try:
@@ -71,6 +72,8 @@ def _touch(session_id: int, now: object) -> None:
     except SQLAlchemyError as exc:  # the use is noted next minute; the request goes on
         log.warning("could not note the use of session %s: %s", session_id, exc.__class__.__name__)
         db().rollback()
+        return False
+    return True
 
 
 def _note_token_use(principal: Principal) -> None:
