@@ -3,6 +3,8 @@ reported by runners (and by the frame reader on a dead source, a changed resolut
 
 from __future__ import annotations
 
+import time
+
 import cv2
 import numpy as np
 from sqlalchemy import select
@@ -71,7 +73,9 @@ def test_health_reported_by_a_runner_shows_on_the_camera(client) -> None:
 def test_snapshot_and_live_view_of_the_synthetic_camera(client) -> None:
     headers = _operator(client)
     client.post("/api/v1/cameras", json={"code": "CAM-3", "name": "C", "source": "synthetic:720p"}, headers=headers)
-    snap = client.get("/cameras/CAM-3/snapshot.jpg")
+    deadline = time.monotonic() + 30  # a placeholder (503) while the synthetic video's frame is rendered
+    while (snap := client.get("/cameras/CAM-3/snapshot.jpg")).status_code == 503 and time.monotonic() < deadline:
+        time.sleep(0.5)
     image = cv2.imdecode(np.frombuffer(snap.data, np.uint8), cv2.IMREAD_COLOR)
     assert snap.mimetype == "image/jpeg" and image.shape[:2] == (720, 1280)
     assert client.get("/cameras/CAM-3/live.mjpg").status_code == 409  # nothing to draw before a calibration

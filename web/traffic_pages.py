@@ -140,19 +140,20 @@ def _source_and_calibration(code: str) -> tuple[str, Any]:
 @bp.route("/cameras/<code>/snapshot.jpg")
 @page_auth()
 def snapshot(code: str) -> Any:
-    """One frame of the camera, to draw the calibration on (faces blurred)."""
-    import cv2
+    """The camera's latest picture, to draw the calibration on (faces blurred), at once: kept in this process and
+    read again in the background when older than 30 s (:mod:`connectors.camera.snapshots`). No picture yet, or
+    none to be read: a placeholder, 503 with ``Retry-After``. ``X-Snapshot-State`` says which (fresh, stale,
+    pending, unreachable) and ``X-Snapshot-Taken`` when the picture was read, for the page to tell the person."""
+    from connectors.camera import snapshots
 
-    from connectors.camera import live, runner
-
-    source, _cal = _source_and_calibration(code)
-    frame = live.snapshot(source)
-    if frame is None:
-        return render_template("error.html", code="camera_unreachable", status=503, details={},
-                               message=_("The camera cannot be read now")), 503
-    image, _faces = runner.blur_faces(frame, runner._face_cascade())
-    ok, jpeg = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, 85])
-    return Response(jpeg.tobytes(), mimetype="image/jpeg", headers={"Cache-Control": "no-store"})
+    source, cal = _source_and_calibration(code)
+    shot = snapshots.latest(source, size=(cal.width, cal.height) if cal is not None else None)
+    headers = {"Cache-Control": "no-store", "X-Snapshot-State": shot.state}
+    if shot.taken is not None:
+        headers["X-Snapshot-Taken"] = shot.taken.isoformat(timespec="seconds")
+    else:
+        headers["Retry-After"] = "1" if shot.state == "pending" else str(round(snapshots.RETRY_S))
+    return Response(shot.jpeg, status=503 if shot.placeholder else 200, mimetype="image/jpeg", headers=headers)
 
 
 _LIVE_VIEWERS = threading.BoundedSemaphore(int(os.environ.get("IOC_LIVE_VIEWERS", "4")))

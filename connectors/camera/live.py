@@ -1,6 +1,6 @@
 """A camera's live view: its frames with the calibration and the moving vehicles drawn over them, as JPEG images
 for an MJPEG stream (``multipart/x-mixed-replace``, which every browser shows in an ``<img>``), and a snapshot
-for drawing the calibration on."""
+for drawing the calibration on (kept, with the live view's frames, by :mod:`connectors.camera.snapshots`)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from collections.abc import Iterator
 import cv2
 import numpy as np
 
-from connectors.camera import runner
+from connectors.camera import runner, snapshots
 from connectors.camera.geometry import Calibration
 from connectors.camera.pipeline import MotionPath
 
@@ -53,6 +53,7 @@ def overlay_jpegs(source: str, cal: Calibration, *, fps: float = 8.0, seconds: f
     frames = runner.frames_of(source, size=(cal.width, cal.height), loop=True, stop_after_failures=3)
     for index, frame in enumerate(frames):
         tracks, light, _ = path.step(index, frame)
+        snapshots.offer(source, frame)  # the camera page's snapshot, without reading the camera again
         now = time.monotonic()
         if now - started > seconds:
             return
@@ -73,7 +74,8 @@ def overlay_jpegs(source: str, cal: Calibration, *, fps: float = 8.0, seconds: f
 
 
 def snapshot(source: str, timeout_s: float = 8.0) -> np.ndarray | None:
-    """One frame of the source (the synthetic video's 100th, with vehicles on the road), or None."""
+    """One frame of the source (the synthetic video's 100th, with vehicles on the road), or None; a source that
+    does not answer is given up after ``timeout_s`` (OpenCV's own wait is 30 s)."""
     if source in runner.SYNTHETIC_SCALES:
         from connectors.camera import synthetic
 
@@ -81,7 +83,9 @@ def snapshot(source: str, timeout_s: float = 8.0) -> np.ndarray | None:
             if index == 100:
                 return frame
         return None
-    capture = cv2.VideoCapture(source)
+    wait_ms = round(timeout_s * 1000)
+    capture = cv2.VideoCapture(source, cv2.CAP_ANY,
+                               [cv2.CAP_PROP_OPEN_TIMEOUT_MSEC, wait_ms, cv2.CAP_PROP_READ_TIMEOUT_MSEC, wait_ms])
     try:
         deadline = time.monotonic() + timeout_s
         while capture.isOpened() and time.monotonic() < deadline:

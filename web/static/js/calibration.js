@@ -186,8 +186,46 @@
     draw();
   }
 
+  // The snapshot comes from the server's copy at once: a picture (with the time it was taken) or a placeholder
+  // while the camera is read (asked again each second) or when it cannot be read (said beside it). The image's
+  // size sets the calibration's only when it is a picture of the camera.
+  var note = document.getElementById("cal-snapshot-note");
+  var isPicture = false;
+
+  function tell(state, taken) {
+    var parts = [];
+    if (state === "pending") { parts.push(L.snapshot_pending); }
+    if (state === "unreachable") { parts.push(L.snapshot_unreachable); }
+    if (taken) {
+      var lang = document.documentElement.lang || "vi";
+      parts.push(L.snapshot_taken + " " + new Date(taken).toLocaleString(lang, { timeZone: "Asia/Ho_Chi_Minh" }));
+    }
+    note.textContent = parts.join(". ");
+    note.className = state === "unreachable" ? "field-error" : "muted";
+  }
+
+  function loadSnapshot(tries) {
+    fetch(img.dataset.src, { credentials: "same-origin", cache: "no-store" }).then(function (resp) {
+      var state = resp.headers.get("X-Snapshot-State") || "unreachable";
+      var taken = resp.headers.get("X-Snapshot-Taken");
+      return resp.blob().then(function (blob) {
+        tell(state, taken);
+        if (blob.type.indexOf("image/") === 0) {
+          var old = img.src;
+          isPicture = !!taken;
+          img.src = URL.createObjectURL(blob);
+          if (old.indexOf("blob:") === 0) { URL.revokeObjectURL(old); }
+        }
+        if ((state === "pending" || state === "stale") && tries < 60) {
+          setTimeout(function () { loadSnapshot(tries + 1); }, 1000);
+        }
+      });
+    }).catch(function () { note.textContent = L.offline; });
+  }
+
   ensure();
-  if (img.complete && img.naturalWidth) { sized(); } else { img.addEventListener("load", sized); }
+  img.addEventListener("load", function () { if (isPicture || cal.width) { sized(); } });
+  loadSnapshot(0);
   svg.addEventListener("click", click);
   if (editable) {
     document.getElementById("cal-finish").addEventListener("click", finish);
