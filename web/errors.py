@@ -1,14 +1,20 @@
-"""Every error a client sees: ``{"code", "message", "details"}`` with the right 4xx; never a traceback."""
+"""Every error a client sees: ``{"code", "message", "details"}`` with the right 4xx; never a traceback.
+
+Before it answers, every handler rolls the request's database session back: after a failed statement PostgreSQL
+refuses every other one in the transaction (and SQLAlchemy refuses a session whose flush failed), while the error
+page reads the person and their unread notifications for its navigation. Nothing is lost by it: what a request has
+not committed is rolled back when it ends anyway."""
 
 from __future__ import annotations
 
 import logging
 from typing import Any
 
-from flask import Flask, Response, jsonify, render_template, request
+from flask import Flask, Response, g, jsonify, render_template, request
 from flask_babel import gettext
 from flask_smorest import Api
 from flask_wtf.csrf import CSRFError
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm.exc import StaleDataError
 from werkzeug.exceptions import HTTPException
 
@@ -42,7 +48,19 @@ def wants_json() -> bool:
     return request.path.startswith("/api/") or request.accept_mimetypes.best == "application/json"
 
 
+def rollback_request_session() -> None:
+    """The request's session (``web.db``), if it has one, rolled back so that the answer can read the database."""
+    session = g.get("db")
+    if session is None:
+        return
+    try:
+        session.rollback()
+    except SQLAlchemyError as exc:  # the connection itself is broken: the pool gives the next request another
+        log.warning("could not roll back the request's session: %s", exc.__class__.__name__)
+
+
 def _respond(status: int, code: str, message: str, details: dict[str, Any] | None = None) -> Any:
+    rollback_request_session()
     if wants_json():
         return body(status, code, message, details)
     return render_template("error.html", status=status, message=message, details=details or {}), status
