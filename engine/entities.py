@@ -20,11 +20,20 @@ from engine.errors import N_, NotFound
 from engine.models import Entity, Event
 from engine.text import nfc
 
-# Which kind of entity an event type speaks about.
-KIND_OF_EVENT = {"air_quality": "station", "water_quality": "station", "water_level": "station",
-                 "vessel_position": "vessel", "vessel_static": "vessel", "traffic_count": "camera",
-                 "traffic_violation": "camera"}
-KINDS = ("station", "vessel", "camera")
+
+def kind_of_event(event_type: str) -> str | None:
+    """Which kind of entity an event type speaks about, as its sector declares (engine.sectors)."""
+    from engine import sectors
+
+    return sectors.entity_kinds_of_events().get(event_type)
+
+
+def kinds() -> tuple[str, ...]:
+    from engine import sectors
+
+    return sectors.entity_kinds()
+
+
 IDENTIFIERS = ("mmsi", "imo", "callsign")  # kept as text, so that lookups compare like with like
 
 
@@ -64,7 +73,7 @@ def preload(session: Session, events: list[Event], *, create: bool = False) -> N
     known = session.info.setdefault("entities", {})
     wanted: dict[str, set[str]] = {}
     for ev in events:
-        kind = KIND_OF_EVENT.get(ev.type)
+        kind = kind_of_event(ev.type)
         if kind is not None and ev.entity and (kind, ev.entity) not in known:
             wanted.setdefault(kind, set()).add(ev.entity)
     for kind, codes in wanted.items():  # locked (in code order) until the chunk commits: see ``lock``
@@ -131,7 +140,7 @@ def write_latest(session: Session, changes: list[dict[str, Any]]) -> None:
 
 def observe(session: Session, event: Event) -> Entity | None:
     """Keep the entity's latest state from one of its events (a later event never yields to an older one)."""
-    kind = KIND_OF_EVENT.get(event.type)
+    kind = kind_of_event(event.type)
     if kind is None or not event.entity:
         return None
     row = get(session, kind, event.entity, create=True)

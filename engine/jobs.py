@@ -16,7 +16,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from engine import alerts, audit, bus, entities, environment, fisheries, intake, rule_engine, runtime, traffic
+from engine import alerts, audit, bus, entities, intake, rule_engine, runtime, sectors
 from engine.bulk import paused_gc
 from engine.config import settings
 from engine.db import get_engine, let_other_writers_in, transaction, utcnow
@@ -76,7 +76,7 @@ def process_chunk(event_ids: list[int]) -> int:
                                        .values(processed_at=utcnow()).returning(Event.id)))
         if not claimed:
             return 0
-        positions: list[Event] = []
+        batches: dict[str, list[Event]] = {}  # the events of types that their sector handles per chunk
         observed: list[Event] = []
         chunk = list(session.scalars(select(Event).where(Event.id.in_(claimed)).order_by(Event.time, Event.id)))
         observations = [Observation(type=ev.type, sector=ev.sector, entity=ev.entity, unit_code=ev.unit_code,
@@ -86,17 +86,25 @@ def process_chunk(event_ids: list[int]) -> int:
         local_times = [ev.time.astimezone(zone) for ev in chunk]
         rule_engine.preload(session, observations, rules, local_times)
         entities.preload(session, chunk, create=True)
-        environment.preload(session, chunk)
+        by_type: dict[str, list[Event]] = {}
+        for ev in chunk:
+            by_type.setdefault(ev.type, []).append(ev)
+        for event_type, events in by_type.items():
+            kind = sectors.event_kind(event_type)
+            if kind is not None and kind.preload is not None:
+                kind.preload(session, events)
         for ev, obs, local_time in zip(chunk, observations, local_times, strict=True):
             rule_engine.judge_event(session, rules, obs, local_time)
-            if ev.type == "vessel_position":  # judged per vessel once the chunk is read (AIS comes in bursts)
+            kind = sectors.event_kind(ev.type)
+            if kind is not None and kind.batch is not None:  # judged together once the chunk is read (bursts)
                 entities.observe(session, ev)
-                positions.append(ev)
+                batches.setdefault(ev.type, []).append(ev)
             else:
                 derive(session, ev, observe=False)
                 observed.append(ev)
-        if positions:
-            fisheries.on_positions(session, positions)
+        for event_type, events in batches.items():
+            batch = sectors.event_kind(event_type).batch  # type: ignore[union-attr]
+            batch(session, events)  # type: ignore[misc]
         for ev in observed:  # entities' latest state last, in time order (one write per entity at the commit)
             entities.observe(session, ev)
     return len(claimed)
@@ -135,17 +143,12 @@ def process_event(event_id: int) -> bool:
 
 def derive(session: Session, ev: Event, *, observe: bool = True) -> None:
     """What follows from an event once it is judged: its entity's latest state (unless the caller keeps it
-    itself), and what a sector computes (an air-quality reading: the station's AQI)."""
+    itself), and what its sector computes from it (engine.sectors: an air-quality reading, the station's AQI)."""
     if observe:
         entities.observe(session, ev)
-    if ev.type == "air_quality":
-        environment.on_air_quality(session, ev)
-    elif ev.type == "vessel_position":
-        fisheries.on_position(session, ev)
-    elif ev.type == "traffic_violation":
-        traffic.on_violation(session, ev)
-    elif ev.type == "plate_sighting":
-        traffic.check_watchlist(session, ev)
+    kind = sectors.event_kind(ev.type)
+    if kind is not None and kind.handle is not None:
+        kind.handle(session, ev)
 
 
 def tick_rules() -> int:

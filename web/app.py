@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import logging
 from datetime import timedelta
 from pathlib import Path
@@ -21,19 +22,25 @@ from web import (
     cockpit_pages,
     data_pages,
     db,
-    environment_pages,
     errors,
-    fisheries_pages,
     headers,
     i18n,
     input_guard,
     pages,
     rule_pages,
     sso,
-    traffic_pages,
 )
 
 csrf = CSRFProtect()
+
+
+def register_sectors(app: Flask) -> None:
+    """Each registered sector's pages (engine.sectors: ``web_module``, its ``bp``)."""
+    from engine import sectors
+
+    for sector in sectors.all_sectors():
+        if sector.web_module:
+            app.register_blueprint(importlib.import_module(sector.web_module).bp)
 
 
 def configure_logging() -> None:
@@ -71,9 +78,7 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     app.register_blueprint(rule_pages.bp)
     app.register_blueprint(approval_pages.bp)
     app.register_blueprint(data_pages.bp)
-    app.register_blueprint(environment_pages.bp)
-    app.register_blueprint(fisheries_pages.bp)
-    app.register_blueprint(traffic_pages.bp)
+    register_sectors(app)
     app.register_blueprint(cockpit_pages.bp)
     app.register_blueprint(account_pages.bp)
     app.register_blueprint(admin_tokens.bp)

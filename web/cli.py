@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import os
 import sys
@@ -657,6 +658,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--repair", action="store_true",
                    help="write NAME.repaired.geojson beside each area file with invalid shapes (make_valid)")
 
+    p = add("sectors", _cmd_sectors, "list the registered monitoring sectors (code, names, event types, rules files, "
+            "processes, pages), one per line")
+    p.add_argument("--json", action="store_true", help="the same as JSON")
+
     audit = sub.add_parser("audit", help="the audit log").add_subparsers(dest="audit_command", required=True,
                                                                          metavar="ACTION")
     add("verify", _cmd_audit_verify, "check the audit log's hash chain; names the first row that does not fit", audit)
@@ -712,6 +717,20 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--site-column", default="site")
     p.add_argument("--time-column", default="time")
     return parser
+
+
+def _cmd_sectors(args: argparse.Namespace) -> int:
+    from engine import sectors
+
+    described = [s.describe() for s in sectors.all_sectors()]
+    if args.json:
+        print(json.dumps(described, ensure_ascii=False, indent=2))
+        return 0
+    for d in described:
+        print(f"{d['code']}\t{d['name_vi']} / {d['name_en']}\tevents: {', '.join(d['event_types']) or '-'}\t"
+              f"rules: {', '.join(d['rules_files']) or '-'}\tprocesses: {', '.join(d['processes']) or '-'}\t"
+              f"pages: {', '.join(d['pages']) or '-'}")
+    return 0
 
 
 def main(argv: list[str] | None = None) -> int:

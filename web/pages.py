@@ -70,7 +70,15 @@ def _globals() -> dict[str, Any]:
     return {"user": current_user(), "now_utc": utcnow(), "severity_label": label(SEVERITY_LABELS),
             "unread_count": unread_count,
             "status_label": label(STATUS_LABELS), "role_label": label(ROLE_LABELS),
-            "action_label": label(ACTION_LABELS)}
+            "action_label": label(ACTION_LABELS), "sector_pages": sector_pages()}
+
+
+def sector_pages() -> list[dict[str, Any]]:
+    """The registered sectors' navigation entries (engine.sectors), with the blueprint each one's pages are in."""
+    from engine import sectors
+
+    return [{"endpoint": page.endpoint, "title": page.title, "blueprint": page.endpoint.split(".")[0]}
+            for sector in sectors.all_sectors() for page in sector.pages]
 
 
 @bp.route("/")

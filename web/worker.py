@@ -9,7 +9,7 @@ import time
 from rq import SimpleWorker
 
 from connectors import runtime
-from engine import alerts, environment, fisheries, jobs, notifications, retention, sources, timers, traffic
+from engine import alerts, jobs, notifications, retention, sectors, sources, timers
 from engine.db import refresh_statistics, transaction, utcnow
 from engine.queue import QUEUE_NAME
 from engine.redis_conn import redis_client
@@ -19,8 +19,7 @@ log = logging.getLogger("ioc.worker")
 SWEEP_EVERY_S = 10.0
 TIMER_POLL_S = 0.25
 ALERT_LOOP_S = 2.0
-FISHERIES_TICK_S = 60.0  # vessels' lost signals are judged in hours: once a minute is plenty
-_last_fisheries_tick = 0.0
+_last_periodic: dict[str, float] = {}  # each sector's periodic work: when it last ran (time.monotonic)
 STATISTICS_EVERY_S = 600.0  # SQLite's planner statistics (PostgreSQL's autovacuum keeps its own)
 
 
@@ -35,7 +34,6 @@ def _sweeper(stop: threading.Event) -> None:
                     retention.purge_observations(session)
                     retention.purge_fixes(session)
                     retention.purge_air_quality_hours(session)
-                traffic.purge_evidence(utcnow())
                 refresh_statistics()
                 last_statistics = time.monotonic()
         except Exception:  # noqa: BLE001 - the sweeper must outlive a passing database or Redis outage
@@ -69,14 +67,26 @@ def alert_housekeeping() -> None:
     with transaction() as session:
         alerts.escalate_due(session)
         sources.check_stale(session)
-        environment.close_due_hours(session)  # air stations' hours that no reading closed
-    global _last_fisheries_tick
-    if time.monotonic() - _last_fisheries_tick > FISHERIES_TICK_S:
-        with transaction() as session:
-            fisheries.tick(session)
-        _last_fisheries_tick = time.monotonic()
+    sector_periodic()
     notifications.deliver_due()
     runtime.enqueue_due()
+
+
+def sector_periodic() -> None:
+    """The sectors' own work on the clock (engine.sectors: ``Periodic``), each in a transaction of its own; one
+    that fails is logged and tried again at its next turn, and the others go on."""
+    for sector in sectors.all_sectors():
+        for job in sector.periodic:
+            key = f"{sector.code}:{job.name}"
+            last = _last_periodic.get(key)
+            if last is not None and time.monotonic() - last < job.every_s:
+                continue
+            try:
+                with transaction() as session:
+                    job.run(session)
+            except Exception:  # noqa: BLE001 - one sector's failure must not stop the others' work
+                log.exception("sector %s: %s failed; trying again at its next turn", sector.code, job.name)
+            _last_periodic[key] = time.monotonic()
 
 
 def _alert_loop(stop: threading.Event) -> None:

@@ -22,6 +22,29 @@ PREFIX = "/entities"
 blp = Blueprint("entities", __name__, description="Stations, vessels and cameras, and their latest state")
 
 
+class EntityKind(validate.OneOf):
+    """One of the entity kinds that the registered sectors declare (engine.sectors), read when it is used."""
+
+    def __init__(self) -> None:
+        super().__init__(())
+
+    @property  # type: ignore[override]
+    def choices(self) -> tuple[str, ...]:
+        return entities.kinds()
+
+    @choices.setter
+    def choices(self, _value: object) -> None:
+        pass
+
+    @property  # type: ignore[override]
+    def choices_text(self) -> str:
+        return ", ".join(str(c) for c in self.choices)
+
+    @choices_text.setter
+    def choices_text(self, _value: object) -> None:
+        pass
+
+
 class EntityOut(Schema):
     kind = fields.String()
     code = fields.String()
@@ -34,13 +57,13 @@ class EntityOut(Schema):
 
 
 class EntityQuery(Bounded):
-    kind = fields.String(load_default=None, validate=validate.OneOf(entities.KINDS))
+    kind = fields.String(load_default=None, validate=EntityKind())
     seen_within_hours = fields.Integer(load_default=None, validate=validate.Range(min=1, max=24 * 365 * 10))
     limit = fields.Integer(load_default=5000, validate=validate.Range(min=1, max=20000))
 
 
 class RegistryIn(Strict):
-    kind = fields.String(required=True, validate=validate.OneOf(entities.KINDS))
+    kind = fields.String(required=True, validate=EntityKind())
     records = fields.List(fields.Dict(), required=True, validate=validate.Length(min=1, max=20000))
 
 
