@@ -75,6 +75,12 @@ def connector_class(kind: str) -> type[Connector]:
     return cls
 
 
+def polls(kind: str) -> bool:
+    """Whether a kind's connector is polled (HTTP, folders…); the others receive their data (webhook calls,
+    uploads, notifications) or stream it (``ioc … listen``)."""
+    return connector_class(kind).poll is not Connector.poll
+
+
 def connector_for(source: Source) -> Connector:
     return connector_class(source.kind)(config=sources.unsealed(source.config), source=source.name)
 
@@ -221,7 +227,7 @@ def try_config(kind: str, config: dict[str, Any], name: str = "test") -> dict[st
     (nothing is stored)."""
     try:
         connector = connector_class(kind)(config=config, source=name)
-        if type(connector).poll is Connector.poll:
+        if not polls(kind):
             return {"ok": True, "message": "configuration is valid (this kind receives data: nothing to poll)"}
         items = list(connector.poll({}))
     except BadConfig as exc:
@@ -332,8 +338,11 @@ def consume(items: Iterator[Any], source: str, *, flush_s: float = 1.0, evaluate
 
 
 def run_job(name: str) -> None:
-    """The RQ job the worker enqueues for a due source."""
-    run(name)
+    """The RQ job the worker enqueues for a due source (one that receives its data has nothing to poll)."""
+    with transaction() as session:
+        kind = sources.get(session, name).kind
+    if polls(kind):
+        run(name)
 
 
 def enqueue_due() -> int:

@@ -94,6 +94,20 @@ def test_the_vms_provider_pushes_positions_and_bad_records_are_named(client, ses
     assert session.scalar(select(Event).where(Event.type == "vessel_position")).values["speed_kn"] == 6.5
 
 
+def test_a_vms_batch_with_no_good_position_is_an_error_like_any_other(client) -> None:
+    """Issue 19 (found by tests/test_fuzz_api.py): the 422 was {accepted, errors}, not the API's error shape."""
+    token = factories.token("operator")
+    resp = client.post("/api/v1/entities/vessels/positions", headers={"Authorization": f"Bearer {token}"}, json={
+        "positions": [{"time": utcnow().isoformat(), "lat": 19.8, "lon": 106.7}]})
+    assert resp.status_code == 422
+    assert resp.get_json() == {"code": "invalid", "message": "Không có vị trí nào trong lô hợp lệ",
+                               "details": {"errors": [{"index": 0, "field": "registration", "reason": "missing"}]}}
+    csv = client.post("/api/v1/entities/vessels/positions.csv", data=b"registration,time,lat,lon\nTH-1,,19,106\n",
+                      headers={"Authorization": f"Bearer {token}", "Content-Type": "text/csv"})
+    assert csv.status_code == 422 and csv.get_json()["details"] == {"columns_not_used": [], "errors": [
+        {"row": 2, "field": "time", "reason": "an ISO 8601 date-time with its time zone"}]}
+
+
 def cp1258(text: str) -> bytes:
     """Text as Windows-1258 stores it: letters with their vowel marks precomposed, tone marks combining."""
     import unicodedata

@@ -157,6 +157,22 @@ def test_a_signed_webhook_is_accepted_and_an_unsigned_one_refused(client, sessio
     assert_error(bad, 401)
 
 
+def test_a_source_that_receives_its_data_has_nothing_to_poll(client, session) -> None:
+    """Issue 19 (found by tests/test_fuzz_api.py): "run now" on a webhook source was a 500, and the worker's
+    scheduled job for it failed at every interval."""
+    admin = factories.token("admin")
+    made = client.post("/api/v1/sources", headers=bearer(admin), json={
+        "name": "camera-day-du-lieu", "kind": "webhook", "enabled": True,
+        "config": {"secret": "khoa-bi-mat-webhook-2026", "mapping": {
+            "type": "traffic_count", "sector": "traffic", "time": "$.t", "values": {"vehicles": "$.n"}}}})
+    assert made.status_code == 201, made.get_json()
+    refused = assert_error(client.post("/api/v1/sources/camera-day-du-lieu/run", headers=bearer(admin)), 409)
+    assert refused["code"] == "not_polled" and refused["details"] == {"kind": "webhook"}
+    runtime.run_job("camera-day-du-lieu")  # the worker's job for it: nothing to do, nothing recorded
+    session.rollback()
+    assert session.scalar(select(func.count()).select_from(SourceRun)) == 0
+
+
 def xlsx(rows: list[list[Any]]) -> bytes:
     wb = Workbook()
     for row in rows:

@@ -6,7 +6,15 @@ from flask import Flask, request
 from flask_wtf.csrf import CSRFProtect
 
 from engine.errors import EngineError
+from web.api.schemas import Error
 from web.errors import IocApi
+
+
+class DocumentedApi(IocApi):
+    """The API, its error responses documented in the shape web.errors answers: ``{code, message, details}``, the
+    code a string (flask-smorest's default schema says an integer, and fields no answer has)."""
+
+    ERROR_SCHEMA = Error
 
 
 class NotJson(EngineError):
@@ -52,7 +60,7 @@ def init_app(app: Flask, csrf: CSRFProtect) -> IocApi:
             "security": [{"bearer": []}, {"cookie": []}],
         },
     )
-    api = IocApi(app)
+    api = DocumentedApi(app)
 
     @app.before_request
     def _json_only() -> None:

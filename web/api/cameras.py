@@ -47,6 +47,24 @@ class CameraOut(Schema):
     last_seen = fields.DateTime(allow_none=True)
 
 
+class HealthOut(Schema):
+    status = fields.String(metadata={"description": "ok, unreachable, stalled, resolution_changed, corrupt_frames, "
+                                                    "stopped or unknown"})
+    name = fields.String(metadata={"description": "the status in words (Vietnamese)"})
+    detail = fields.String()
+    at = fields.String(metadata={"description": "when the runner said it, ISO 8601 UTC"})
+    fps = fields.Float()
+
+
+class EvidenceOut(Schema):
+    evidence = fields.String(metadata={"description": "the stored file, <camera>/<name>"})
+    size = fields.Integer()
+
+
+# A calibration is the editor's drawing, kept as it was sent once checked (engine.cameras.check_calibration).
+CALIBRATION = {"type": "object", "description": "road, stop line, light region, lanes, counting lines, zones"}
+
+
 def camera_out(row: Any) -> dict[str, Any]:
     attributes = row.attributes or {}
     return {"code": row.code, "name": row.name, "unit_code": row.unit_code,
@@ -81,12 +99,14 @@ class Cameras(MethodView):
 @blp.route("/<code>/calibration")
 class Calibration(MethodView):
     @api_auth()
+    @blp.alt_response(200, schema=CALIBRATION, description="the calibration, or {}", success=True)
     def get(self, code: str) -> dict[str, Any]:
         """The camera's calibration (road, stop line, light region, lanes, counting lines, zones), or `{}`."""
         return dict((entities.get(db(), "camera", code).attributes or {}).get("calibration") or {})
 
     @api_auth(*KEEPERS)
     @blp.arguments(Schema.from_dict({}, name="CalibrationIn")(unknown="include"))  # type: ignore[call-arg]
+    @blp.alt_response(200, schema=CALIBRATION, description="the calibration kept", success=True)
     def put(self, body: dict[str, Any], code: str) -> dict[str, Any]:
         """Keep a calibration drawn on a snapshot: every problem (a line outside the image, a lane with fewer
         than three points) is answered with 422 and `details.problems`; nothing is kept until it is usable."""
@@ -100,6 +120,7 @@ class Calibration(MethodView):
 class Health(MethodView):
     @api_auth(*KEEPERS)
     @blp.arguments(HealthIn)
+    @blp.response(200, HealthOut)
     def post(self, body: dict[str, Any], code: str) -> dict[str, Any]:
         """A runner (on any machine, with a token) reports its camera's health: ok, unreachable, stalled,
         resolution_changed, corrupt_frames, stopped."""
@@ -116,6 +137,7 @@ EVIDENCE_MAX = 50 * 1024 * 1024
 @blp.route("/<code>/evidence")
 class Evidence(MethodView):
     @api_auth(*KEEPERS)
+    @blp.response(201, EvidenceOut)
     def post(self, code: str) -> tuple[dict[str, Any], int]:
         """A runner on another machine uploads a violation's snapshot (JPEG) or clip (MJPEG AVI) as multipart
         `file`, named as its event's `evidence` or `clip` says (`20261125T081500-12-red_light.jpg`); kept for

@@ -67,6 +67,22 @@ class RegistryIn(Strict):
     records = fields.List(fields.Dict(), required=True, validate=validate.Length(min=1, max=20000))
 
 
+class RegistryOut(Schema):
+    added = fields.Integer()
+    updated = fields.Integer()
+    errors = fields.List(fields.Dict(), metadata={"description": "each refused record: index, field, reason"})
+
+
+class PositionsOut(Schema):
+    accepted = fields.Integer()
+    errors = fields.List(fields.Dict(), metadata={"description": "each bad record: index (or CSV row), field, "
+                                                                 "reason"})
+
+
+class CsvPositionsOut(PositionsOut):
+    columns_not_used = fields.List(fields.String(), metadata={"description": "headers that nothing reads"})
+
+
 @blp.route("")
 class Entities(MethodView):
     @api_auth()
@@ -83,6 +99,7 @@ class Entities(MethodView):
 class Registry(MethodView):
     @api_auth("admin", "operator")
     @blp.arguments(RegistryIn)
+    @blp.response(200, RegistryOut)
     def post(self, body: dict[str, Any]) -> dict[str, Any]:
         """Import a registry (e.g. the fisheries department's vessels: `code` = registration number, `name`,
         `mmsi`, `length_m`, `owner`, `home_port`, `licensed_zone`); records without a code are refused by index."""
@@ -112,10 +129,12 @@ class VmsPositions(MethodView):
 
     @api_auth("operator", "admin")
     @blp.arguments(VmsPositionsIn)
+    @blp.response(202, PositionsOut)
     def post(self, body: dict[str, Any]) -> tuple[dict[str, Any], int]:
         """Positions pushed by the VMS provider (JSON; each `registration`, `time` with its time zone, `lat`,
         `lon`, optional `speed_kn`, `course`): stored as `vessel_position` events and judged against the VMS/IUU
-        rules. Bad records are answered by index; a vessel no registry knows is kept, flagged unregistered."""
+        rules. Bad records are answered by index (a batch with no good record gets 422, the records in
+        `details.errors`); a vessel no registry knows is kept, flagged unregistered."""
         return _store_positions(body["positions"], body["source"])
 
 
@@ -149,10 +168,12 @@ def _store_positions(positions: list[dict[str, Any]], source: str, first_row: in
                           for field, reason in problems)
             if not problems:
                 events.append(event)
+    if not events:
+        raise Invalid(N_("No position of the batch is valid"), details={"errors": errors})
     session = db()
-    accepted = ingest_events(session, events, principal().name).accepted if events else []
+    accepted = ingest_events(session, events, principal().name).accepted
     session.commit()
-    return {"accepted": len(accepted), "errors": errors}, 202 if accepted or not errors else 422
+    return {"accepted": len(accepted), "errors": errors}, 202
 
 
 CSV_COLUMNS = {"registration": ("registration", "so_dang_ky", "số đăng ký", "ship_reg"), "time": ("time", "thoi_gian",
@@ -204,6 +225,7 @@ def positions_from_csv(text: str) -> tuple[list[dict[str, Any]], list[str]]:
 @blp.route("/vessels/positions.csv")
 class VmsPositionsCsv(MethodView):
     @api_auth("operator", "admin")
+    @blp.response(202, CsvPositionsOut)
     def post(self) -> tuple[dict[str, Any], int]:
         """The same positions as CSV (`Content-Type: text/csv`, or a multipart `file`): columns
         `registration, time, lat, lon[, speed_kn, course]` (Vietnamese headers accepted: `số đăng ký, thời gian,
@@ -223,6 +245,10 @@ class VmsPositionsCsv(MethodView):
         records, unknown = positions_from_csv(text)
         if not records:
             raise Invalid(N_("The CSV has no rows"), details={"columns_not_used": unknown})
-        body, status = _store_positions(records, request.args.get("source", "vms-provider")[:100], first_row=2)
+        try:
+            body, status = _store_positions(records, request.args.get("source", "vms-provider")[:100], first_row=2)
+        except Invalid as exc:
+            exc.details["columns_not_used"] = unknown
+            raise
         return {**body, "columns_not_used": unknown}, status
 

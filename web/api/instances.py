@@ -7,7 +7,7 @@ from typing import Any
 
 from flask.views import MethodView
 from flask_smorest import Blueprint
-from marshmallow import fields
+from marshmallow import Schema, fields
 
 from engine import cockpit, operations, versions, visibility
 from engine.models import ProcessInstance
@@ -103,10 +103,24 @@ class MigrateIn(Bounded):
                                                                    "the latest version when omitted"})
 
 
+class MigrationPlanOut(Schema):
+    instance_id = fields.Integer()
+    process = fields.String()
+    from_version = fields.Integer()
+    to_version = fields.Integer()
+    to_definition_id = fields.Integer()
+    safe = fields.Boolean()
+    reasons = fields.List(fields.String(), metadata={"description": "why it is not safe"})
+    removed = fields.List(fields.String(), metadata={"description": "steps the new version no longer has"})
+    changed = fields.List(fields.String())
+    waiting_steps_recreated = fields.List(fields.String())
+
+
 @blp.route("/<int:instance_id>/migration")
 class MigrationPreview(MethodView):
     @api_auth("admin", "designer", "operator", "leader")
     @blp.arguments(MigrateIn, location="query")
+    @blp.response(200, MigrationPlanOut)
     def get(self, args: dict[str, Any], instance_id: int) -> dict[str, Any]:
         """Preview moving the instance to another version: is it safe, which waiting steps are recreated."""
         return versions.preview(db(), instance_id, args["to"])

@@ -92,9 +92,14 @@ class Preferences(MethodView):
         return {**DEFAULT_PREFERENCES, **body, "email": me.email}
 
 
+class PushKeyOut(Schema):
+    public_key = fields.String(metadata={"description": "VAPID public key, base64url"})
+
+
 @blp.route("/push/key")
 class PushKey(MethodView):
     @api_auth()
+    @blp.response(200, PushKeyOut)
     def get(self) -> dict[str, str]:
         """The server's VAPID public key, for the browser's ``applicationServerKey``."""
         key = webpush.ensure_vapid_key(webpush.vapid_key_path(settings().data_dir))

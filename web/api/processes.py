@@ -126,10 +126,21 @@ class Overview(MethodView):
         return cockpit.overview(db())
 
 
+class CheckedProcessOut(Schema):
+    process_key = fields.String()
+    name = fields.String(allow_none=True)
+    user_tasks = fields.List(fields.String(), metadata={"description": "the ids of its user tasks"})
+
+
+class ValidatedOut(Schema):
+    processes = fields.List(fields.Nested(CheckedProcessOut))
+
+
 @blp.route("/validate")
 class Validate(MethodView):
     @api_auth("designer", "admin")
     @blp.doc(**UPLOAD_DOC)
+    @blp.response(200, ValidatedOut)
     def post(self) -> dict[str, Any]:
         """Check a BPMN file as a deploy would, without deploying it: 200 with its processes, or 422."""
         content, filename = _upload()

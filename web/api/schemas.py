@@ -58,6 +58,17 @@ class Strict(Bounded):
         unknown = RAISE
 
 
+class Error(Schema):
+    """Every error the API answers (web.errors): a stable code for programs, a message for people (Vietnamese first)
+    and what the code needs said (the fields refused, the limit passed...)."""
+
+    code = fields.String(required=True, metadata={"description": "what went wrong, for programs: not_found, invalid, "
+                                                                 "forbidden, conflict…", "example": "invalid"})
+    message = fields.String(required=True, metadata={"description": "what went wrong, for people, in their language"})
+    details = fields.Dict(required=True, metadata={"description": "more about it: the refused fields (fields) and "
+                                                                  "what the code needs said; {} when nothing"})
+
+
 class Location(Strict):
     lat = fields.Float(required=True, validate=validate.Range(-90, 90))
     lon = fields.Float(required=True, validate=validate.Range(-180, 180))

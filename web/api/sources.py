@@ -14,7 +14,7 @@ from sqlalchemy import select
 from connectors import runtime
 from connectors.base import AuthFailed, BadConfig, check_config, masked, secret_keys
 from engine import sources
-from engine.errors import N_, Forbidden, Invalid
+from engine.errors import N_, Conflict, Forbidden, Invalid
 from engine.models import Source
 from web.api.schemas import Strict
 from web.auth import Unauthorized, api_auth, principal
@@ -77,6 +77,32 @@ class RunOut(Schema):
     bad = fields.Integer()
     error = fields.String(allow_none=True)
     report = fields.List(fields.Dict())
+
+
+class TryOut(Schema):
+    ok = fields.Boolean(metadata={"description": "the configuration works (and, for a polled kind, one poll did)"})
+    message = fields.String()
+    problems = fields.List(fields.String(), metadata={"description": "what is wrong in the configuration"})
+    sample = fields.List(fields.Dict(), metadata={"description": "the first items one poll gave (nothing stored)"})
+    bad = fields.List(fields.Dict(), metadata={"description": "the bad records of that poll"})
+
+
+class RunNowOut(Schema):
+    ok = fields.Boolean()
+    items = fields.Integer(metadata={"description": "items stored (when ok)"})
+    duplicates = fields.Integer()
+    bad = fields.List(fields.Dict(), metadata={"description": "each bad record: index or row, field, reason"})
+    source = fields.Nested(SourceOut, metadata={"description": "the source with its error (when not ok)"})
+
+
+class PushedOut(Schema):
+    stored = fields.Integer()
+    duplicates = fields.Integer()
+    bad = fields.List(fields.Dict(), metadata={"description": "each bad record: index or row, field, reason"})
+
+
+class UploadOut(PushedOut):
+    warnings = fields.List(fields.Dict(), metadata={"description": "columns that nothing reads"})
 
 
 def view(source: Source) -> dict[str, Any]:
@@ -142,6 +168,7 @@ class OneSource(MethodView):
 @blp.route("/<name>/test")
 class TestSource(MethodView):
     @api_auth(*sources.MANAGERS)
+    @blp.response(200, TryOut)
     def post(self, name: str) -> dict[str, Any]:
         """Try the source's configuration once: its problems, or the first items it gives (nothing stored)."""
         source = sources.get(db(), name)
@@ -151,9 +178,14 @@ class TestSource(MethodView):
 @blp.route("/<name>/run")
 class RunSource(MethodView):
     @api_auth(*sources.MANAGERS, "operator")
+    @blp.response(200, RunNowOut)
     def post(self, name: str) -> dict[str, Any]:
-        """Poll the source now (besides its schedule)."""
-        sources.get(db(), name)
+        """Poll the source now (besides its schedule); a source that receives its data (webhook, uploads,
+        notifications, a stream) has nothing to poll: 409."""
+        source = sources.get(db(), name)
+        if not runtime.polls(source.kind):
+            raise Conflict(N_("This source receives its data: there is nothing to poll"), code="not_polled",
+                           details={"kind": source.kind})
         db().close()
         outcome = runtime.run(name, trigger="manual")
         if outcome is None:
@@ -173,6 +205,7 @@ class Runs(MethodView):
 @blp.route("/<name>/upload")
 class Upload(MethodView):
     @api_auth(*UPLOADERS)
+    @blp.response(200, UploadOut)
     def post(self, name: str) -> tuple[dict[str, Any], int]:
         """Upload a file for a spreadsheet or file source (multipart field `file`): good rows are stored, each
         bad one reported with its row, column and reason; a file with wrong headers (a missing column, two headers
@@ -200,6 +233,7 @@ class Upload(MethodView):
 @blp.route("/<name>/webhook")
 class WebhookIn(MethodView):
     @blp.doc(security=[], responses={401: {"description": "missing, wrong or expired signature"}})
+    @blp.response(202, PushedOut)
     def post(self, name: str) -> tuple[dict[str, Any], int]:
         """A department's system pushes data here, signed: `X-IOC-Timestamp: <unix seconds>` and
         `X-IOC-Signature: sha256=<hex HMAC-SHA256 of "<timestamp>." + body with the source's secret>`. No bearer
@@ -220,6 +254,7 @@ class WebhookIn(MethodView):
 @blp.route("/<name>/notifications")
 class Notify(MethodView):
     @api_auth("operator", "admin")
+    @blp.response(202, PushedOut)
     def post(self, name: str) -> tuple[dict[str, Any], int]:
         """Notifications from an NGSI-LD context broker (FIWARE) for an `ngsi_ld` source: point the broker's
         subscription here, with the IOC's bearer token in the subscription's `receiverInfo` headers."""

@@ -113,6 +113,7 @@ class Stream(MethodView):
 @blp.route("/wall")
 class Wall(MethodView):
     @api_auth(*WALL_ROLES)
+    @blp.alt_response(200, schema={"type": "object"}, description="the wall's counts", success=True)
     def get(self) -> dict[str, Any]:
         """Counts for the wall: open alerts by severity, open and overdue tasks, running processes."""
         return wall.summary(db())

@@ -28,10 +28,32 @@ class ViolationQuery(Schema):
     hours = fields.Integer(load_default=24, validate=validate.Range(min=1, max=24 * 90))
 
 
+class SightingOut(Schema):
+    camera = fields.String(allow_none=True)
+    time = fields.String(metadata={"description": "ISO 8601, UTC"})
+    plate = fields.String()
+    exact = fields.Boolean(metadata={"description": "false: a read one character off (`approximate`)"})
+    kind = fields.String(allow_none=True, metadata={"description": "the violation's kind, or null for a sighting"})
+    location = fields.Dict(allow_none=True)
+
+
+class ConfirmedOut(Schema):
+    camera = fields.String(allow_none=True)
+    kind = fields.String(allow_none=True)
+    count = fields.Integer()
+
+
+class ViolationsOut(Schema):
+    violations = fields.List(fields.Dict(), metadata={"description": "each: camera, time and the event's values "
+                                                                     "(kind, plate, evidence…)"})
+    confirmed = fields.List(fields.Nested(ConfirmedOut))
+
+
 @blp.route("/sightings")
 class Sightings(MethodView):
     @api_auth(*TRACERS)
     @blp.arguments(SightingQuery, location="query")
+    @blp.response(200, SightingOut(many=True))
     def get(self, args: dict[str, Any]) -> list[dict[str, Any]]:
         """Tracing (truy vết): where and when a plate was seen, newest first; `approximate` also finds reads one
         character off (marked `exact: false`)."""
@@ -43,6 +65,7 @@ class Sightings(MethodView):
 class Violations(MethodView):
     @api_auth()
     @blp.arguments(ViolationQuery, location="query")
+    @blp.response(200, ViolationsOut)
     def get(self, args: dict[str, Any]) -> dict[str, Any]:
         """Violations reported in the last `hours`, and the confirmed ones counted by camera and kind."""
         since = utcnow() - timedelta(hours=args["hours"])
