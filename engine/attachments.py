@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import logging
 import re
 import unicodedata
 import zipfile
@@ -27,6 +28,8 @@ from engine.errors import N_, Invalid, NotFound
 from engine.models import Attachment, HumanTask
 from engine.org import Principal
 from engine.tasks import check_for, get_task
+
+log = logging.getLogger(__name__)
 
 MAX_BYTES = 20 * 1024 * 1024
 
@@ -220,4 +223,9 @@ def open_attachment(session: Session, attachment_id: int, principal: Principal) 
     if row is None:
         raise NotFound(N_("No attachment %(id)s"), id=attachment_id)
     get_task(session, row.task_id, principal)  # the same people who see the task see its files
-    return row, storage_dir() / row.sha256[:2] / row.sha256
+    path = storage_dir() / row.sha256[:2] / row.sha256
+    if not path.is_file():  # e.g. a database restored without its data directory (docs/guide-deployer.md)
+        log.warning("attachment %s (task %s): its file %s is missing", row.id, row.task_id, path)
+        raise NotFound(N_("The file of attachment %(id)s is missing from this instance's storage: an administrator "
+                          "restores the attachments folder from the backup"), code="file_missing", id=attachment_id)
+    return row, path
