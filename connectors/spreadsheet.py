@@ -41,6 +41,7 @@ from connectors.spreadsheet_values import (
     unit_code,
 )
 from engine.errors import N_
+from engine.text import control_in_text
 
 UNIT_COLUMN = "Mã đơn vị"
 PERIOD_COLUMN = "Kỳ"
@@ -196,14 +197,18 @@ def _decoded(payload: bytes) -> str:
     """The text of a CSV file: UTF-16 when it has its BOM, else UTF-8 (BOM or not), else Windows-1258, else
     cp1252 — the first that decodes strictly to text without control characters (a binary file decodes to none)."""
     encodings = ("utf-16",) if payload.startswith(UTF16_BOMS) else ("utf-8-sig", "cp1258", "cp1252")
+    control = None
     for encoding in encodings:
         try:
             text = payload.decode(encoding)
         except UnicodeDecodeError:
             continue
-        if not any(ch < " " and ch not in "\t\r\n" for ch in text):
+        if (control := control_in_text(text)) is None:
             return text
-    raise FileProblem(N_("not a CSV or .xlsx file, or an unknown text encoding"))
+    reason = N_("not a CSV or .xlsx file, or an unknown text encoding")
+    if control is not None:  # the same line in every encoding: a control character is one byte in each
+        raise FileProblem(f"{reason} (line {control[0]} holds the control character {control[1]})")
+    raise FileProblem(reason)
 
 
 def decoded_text(payload: bytes) -> str:

@@ -36,6 +36,7 @@ from zoneinfo import ZoneInfo
 from connectors.base import BadRecord, Item
 from connectors.folder import register
 from engine.events import IncomingEvent
+from engine.text import line_of
 
 LOCAL = ZoneInfo("Asia/Ho_Chi_Minh")
 STATUSES = {"00": "normal", "01": "calibration", "02": "device_error"}
@@ -147,7 +148,9 @@ def _decode(content: bytes) -> tuple[str, str]:
     elif content.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
         tries = [("utf-16", "utf-16")]
     elif b"\x00" in content:
-        raise StationFileError("NUL bytes without a byte order mark (UTF-16 without BOM?): the encoding is unclear")
+        line = line_of(content.decode("latin-1"), content.index(b"\x00"))
+        raise StationFileError(f"NUL bytes without a byte order mark (UTF-16 without BOM?) from line {line}: the "
+                               "encoding is unclear")
     else:
         tries = [("utf-8", "utf-8"), ("cp1258", "windows-1258")]
     for codec, label in tries:
@@ -155,8 +158,10 @@ def _decode(content: bytes) -> tuple[str, str]:
             text = content.decode(codec)
         except UnicodeDecodeError:
             continue
-        if any(unicodedata.category(c) == "Cc" and c not in "\t\r\n" for c in text):
-            raise StationFileError(f"control characters in the text read as {label}: not a station text file")
+        where = next((i for i, c in enumerate(text) if unicodedata.category(c) == "Cc" and c not in "\t\r\n"), None)
+        if where is not None:
+            raise StationFileError(f"control characters in the text read as {label} (line {line_of(text, where)}, "
+                                   f"U+{ord(text[where]):04X}): not a station text file")
         return unicodedata.normalize("NFC", text), label
     raise StationFileError(f"not readable as {' or '.join(label for _, label in tries)}")
 

@@ -34,6 +34,7 @@ from engine.forms import SchemaError, fields_from_json_schema
 from engine.isotime import parse_datetime, parse_duration
 from engine.sandbox import UnsafeCode, script_engine
 from engine.sandbox import check as sandbox_check
+from engine.text import line_of, nul_paths
 
 BPMN_NS = "http://www.omg.org/spec/BPMN/20100524/MODEL"
 CAMUNDA_NS = "http://camunda.org/schema/1.0/bpmn"
@@ -160,6 +161,9 @@ def check_spiff_extensions(tree: etree._ElementTree, filename: str) -> None:
                         el.sourceline, owner.get("id") if owner is not None else None, name=name, instead=instead)
 
 
+ESCAPED_NUL = "\\u0000"  # as JSON writes NUL
+
+
 def _json_form(node: etree._Element, schemas: dict[str, bytes], filename: str) -> list[dict[str, Any]] | None:
     """Fields from a JSON Schema file beside the model (``camunda:formKey="json:file.schema.json"``, or
     SpiffArena's ``formJsonSchemaFilename`` property)."""
@@ -174,7 +178,12 @@ def _json_form(node: etree._Element, schemas: dict[str, bytes], filename: str) -
         raise _fail(N_("The form file %(name)s is not deployed with the model (put it beside the .bpmn file)"),
                     filename, node.sourceline, node.get("id"), name=name)
     try:
-        return fields_from_json_schema(json.loads(schemas[name]))
+        schema = json.loads(schemas[name])
+        if where := nul_paths(schema):  # written \u0000: PostgreSQL refuses NUL in text, and no form needs one
+            text = schemas[name].decode("utf-8", errors="replace")
+            raise SchemaError(f"line {line_of(text, max(0, text.find(ESCAPED_NUL)))}: a NUL character "
+                              f"(\\u0000) in {where[0]}")
+        return fields_from_json_schema(schema)
     except (ValueError, SchemaError) as exc:
         raise _fail(N_("The form file %(name)s cannot be used: %(reason)s"), filename, node.sourceline,
                     node.get("id"), name=name, reason=str(exc)) from None

@@ -253,7 +253,8 @@ def test_headers_that_read_alike_refuse_the_file_naming_both_and_an_unread_colum
 
 @pytest.mark.parametrize(("payload", "reason"), [
     (b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + bytes(500), "a legacy Excel .xls file: save it as .xlsx or CSV"),
-    (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR", "not a CSV or .xlsx file, or an unknown text encoding"),
+    (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR",
+     "not a CSV or .xlsx file, or an unknown text encoding (line 2 holds the control character U+001A)"),
     (b"PK\x03\x04 not really a zip", "not an Excel .xlsx workbook"),
 ])
 def test_a_file_that_is_not_a_table_is_one_file_level_bad_record(payload: bytes, reason: str) -> None:

@@ -7,8 +7,11 @@
   more than 4,300 with a ValueError, and a deep nesting with a RecursionError); so are ``NaN`` and ``Infinity``,
   which Python reads but JSON does not have.
 - NUL characters (which PostgreSQL refuses in text) in the query string, the path, form fields and JSON bodies are
-  refused (422), each named by its field. A view that answers a batch item by item (``checks_items_itself``, the
-  events) checks NUL and NaN per item itself, so that one bad item does not refuse the others.
+  refused (422), each named by its field. So are NUL and the other control characters in uploaded text files (a
+  multipart file named ``.csv``, ``.txt``, ``.json``, ``.bpmn``… or sent as ``text/*``, unless it is a workbook, a PDF
+  or an image whatever its name) and in ``text/csv`` or ``text/plain`` bodies, named by the file and the line.
+  A view that answers a batch item by item (``checks_items_itself``, the events) checks NUL and NaN per item
+  itself, so that one bad item does not refuse the others.
 - Answers: NaN and infinities (stored before intake refused them) go out as ``null``, never as the ``NaN`` that
   browsers refuse to parse.
 """
@@ -26,7 +29,7 @@ from flask.json.provider import DefaultJSONProvider
 from werkzeug.routing import IntegerConverter, Map
 
 from engine.errors import N_, EngineError, Invalid
-from engine.text import NUL, nul_paths
+from engine.text import NUL, control_in_file, nul_paths
 
 MAX_ID = 2**31 - 1  # PostgreSQL's integer: every id column
 MAX_DEPTH = 64
@@ -42,6 +45,9 @@ _DEPTH_STEP = [0] * 256
 _DEPTH_STEP[ord("[")] = _DEPTH_STEP[ord("{")] = 1
 _DEPTH_STEP[ord("]")] = _DEPTH_STEP[ord("}")] = -1
 CONTAINS_NUL = N_("contains a NUL character")
+TEXT_SUFFIXES = (".csv", ".tsv", ".txt", ".json", ".geojson", ".xml", ".bpmn", ".dmn", ".yaml", ".yml")
+TEXT_BODIES = ("text/csv", "text/plain")
+BINARY_MAGIC = (b"PK\x03\x04", b"\xd0\xcf\x11\xe0", b"%PDF", b"\x89PNG", b"\xff\xd8\xff", b"GIF8", b"RIFF")
 
 
 class BadBody(EngineError):
@@ -116,6 +122,38 @@ def _texts(items: Any) -> list[str]:
                    if NUL in str(k) or (isinstance(v, str) and NUL in v)})
 
 
+def meant_as_text(filename: str, mimetype: str, head: bytes) -> bool:
+    """Whether an uploaded file is meant to be text: so named or so typed, and not a known binary kind (a workbook
+    named ``.csv`` is read as a workbook)."""
+    said = filename.lower().endswith(TEXT_SUFFIXES) or mimetype.startswith("text/")
+    return said and not head.startswith(BINARY_MAGIC)
+
+
+def refuse_control(data: bytes, filename: str | None, field: str) -> None:
+    """A text file or body refused (422) when it holds NUL or another control character, named by its line."""
+    found = control_in_file(data)
+    if found is None:
+        return
+    line, char = found
+    details = {"file": filename, "line": line, "character": char, "field": field}
+    if filename is None:
+        raise Invalid(N_("Line %(line)s of the body holds the control character %(char)s, which text cannot hold; "
+                         "send it as UTF-8 text"), code="control_character", details=details, line=line, char=char)
+    raise Invalid(N_("%(file)s, line %(line)s: the file holds the control character %(char)s, which a text file "
+                     "cannot hold; save it again as UTF-8 text (a NUL often means UTF-16 without its byte order "
+                     "mark)"), code="control_character", details=details, file=filename, line=line, char=char)
+
+
+def _check_files() -> None:
+    for field, upload in request.files.items(multi=True):
+        head = upload.stream.read(8)
+        upload.stream.seek(0)
+        if upload.filename and meant_as_text(upload.filename, upload.mimetype or "", head):
+            data = upload.stream.read()
+            upload.stream.seek(0)
+            refuse_control(data, upload.filename, field)
+
+
 def check_request() -> None:
     where: dict[str, list[str]] = {}
     where["query"] = _texts(request.args.items(multi=True))
@@ -126,6 +164,10 @@ def check_request() -> None:
         where["form"] = _texts(request.form.items(multi=True))
         where["files"] = [k for k, f in request.files.items(multi=True) if f.filename and NUL in f.filename]
     _refuse_nul({k: v for k, v in where.items() if v})
+    if request.mimetype == "multipart/form-data":
+        _check_files()
+    elif request.mimetype in TEXT_BODIES and request.content_length != 0:
+        refuse_control(request.get_data(cache=True), None, "body")
     if request.is_json and request.content_length != 0:
         body = request.get_data(cache=True)
         if not body:
