@@ -46,10 +46,12 @@ def latest_id(client: Redis | None = None) -> str:
     return str(entries[0][0].decode()) if entries else "0-0"
 
 
-def read_after(last_id: str, block_ms: int, client: Redis | None = None) -> list[tuple[str, dict[str, Any]]]:
-    """Changes after ``last_id``, waiting up to ``block_ms`` for the first one."""
+def read_after(last_id: str, block_ms: int | None, client: Redis | None = None,
+               count: int = 100) -> list[tuple[str, dict[str, Any]]]:
+    """Up to ``count`` changes after ``last_id``, waiting up to ``block_ms`` for the first one (``None``: not at
+    all)."""
     r: Any = client or redis_client()
-    result = r.xread({STREAM: last_id}, block=block_ms, count=100)
+    result = r.xread({STREAM: last_id}, block=block_ms, count=count)
     out: list[tuple[str, dict[str, Any]]] = []
     for _stream, entries in result or []:
         for entry_id, fields in entries:

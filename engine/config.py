@@ -24,6 +24,10 @@
 |                     |                                  | (``R5/PT30S`` is refused by default)      |
 | IOC_TIMER_MAX_REPETITIONS | 10000                      | most repetitions a timer cycle may name   |
 |                     |                                  | (``R/…`` without a count is allowed)      |
+| IOC_LIVE_MAX_STREAMS | 1200                            | live streams (``/api/v1/stream``) one web |
+|                     |                                  | process serves at once; the next gets 503 |
+|                     |                                  | (``web/server.py`` sizes its threads and  |
+|                     |                                  | connections from it)                      |
 
 Without IOC_SECRET_KEY, outside production, the first start generates a random key and keeps it in
 ``$IOC_DATA_DIR/secret_key`` (mode 600); later starts, and the worker beside the web server, reuse it. A key
@@ -63,6 +67,7 @@ class Settings:
     sandbox_memory_mb: int = 256
     timer_min_cycle_s: float = 60.0
     timer_max_repetitions: int = 10_000
+    live_max_streams: int = 1_200
 
     @property
     def embedded_redis(self) -> bool:
@@ -125,6 +130,7 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
         sandbox_memory_mb=int(_positive(env, "IOC_SANDBOX_MEMORY_MB", 256, whole=True)),
         timer_min_cycle_s=_positive(env, "IOC_TIMER_MIN_CYCLE_S", 60.0),
         timer_max_repetitions=int(_positive(env, "IOC_TIMER_MAX_REPETITIONS", 10_000, whole=True)),
+        live_max_streams=int(_positive(env, "IOC_LIVE_MAX_STREAMS", 1_200, whole=True)),
     )
 
 

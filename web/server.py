@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+import resource
 import signal
 import subprocess
 import sys
@@ -18,6 +19,39 @@ from engine.org import seed_organisation
 from engine.redis_server import EmbeddedRedis
 
 log = logging.getLogger("ioc")
+RESERVE_THREADS = 64  # server threads that live streams never take: every other request is answered by these
+SPARE_CONNECTIONS = 512  # idle keep-alive connections, refused streams: accepted beyond the threads
+OTHER_FILES = 256  # besides its sockets, a process holds database and Redis connections, logs, uploads…
+# How long a thread may keep the GIL while another waits for it (Python's default: 5 ms). A change wakes every open
+# stream's thread, and each takes the GIL two or three times (woken, socket send); behind a request busy in Python,
+# each take waits up to this long, and 1,000 streams x 5 ms is seconds: the streams fell behind and the other
+# requests' p95 passed a second (bench/live.py). At 1 ms the streams are served between a busy request's steps.
+SWITCH_INTERVAL_S = 0.001
+
+
+def sizing(max_streams: int) -> dict[str, int]:
+    """Waitress's threads and connections for ``max_streams`` live streams (``IOC_LIVE_MAX_STREAMS``): each open
+    stream holds a thread asleep on the live hub (web/live_hub.py), the reserve answers everything else, and the
+    connection limit stays above both so that a stream over the limit is answered 503, not left unaccepted."""
+    threads = max_streams + RESERVE_THREADS
+    return {"threads": threads, "connection_limit": threads + SPARE_CONNECTIONS}
+
+
+def raise_file_limit(needed: int) -> int:
+    """Raise this process's soft limit of open files to its hard limit (1,024 is a common default, and a thousand
+    streams are a thousand sockets); log when that is still below ``needed``. Returns the soft limit."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard == resource.RLIM_INFINITY or soft < hard:
+        target = hard if hard != resource.RLIM_INFINITY else max(soft, needed)
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+            soft = target
+        except (ValueError, OSError) as exc:
+            log.warning("could not raise the open-files limit from %d to %d: %s", soft, target, exc)
+    if soft != resource.RLIM_INFINITY and soft < needed:
+        log.warning("open-files limit %d is below the %d this server may need (IOC_LIVE_MAX_STREAMS); raise it "
+                    "(systemd: LimitNOFILE=%d) or lower IOC_LIVE_MAX_STREAMS", soft, needed, needed)
+    return soft
 
 
 def prepare(*, deploy: bool = True) -> None:
@@ -67,9 +101,14 @@ def serve(host: str, port: int, *, before_serve: Starter | None = None, workers:
 
         from web.app import create_app
 
-        log.info("IOC serving on http://%s:%d", host, port)
-        waitress_serve(create_app(), host=host, port=port, threads=256, channel_timeout=120,
-                       connection_limit=500, ident="IOC")
+        size = sizing(s.live_max_streams)
+        raise_file_limit(size["connection_limit"] + OTHER_FILES)
+        log.info("IOC serving on http://%s:%d (%d live streams at most, %d threads)", host, port,
+                 s.live_max_streams, size["threads"])
+        sys.setswitchinterval(SWITCH_INTERVAL_S)
+        # poll(), not select(): select() cannot watch a socket numbered 1,024 or above
+        waitress_serve(create_app(), host=host, port=port, channel_timeout=120, asyncore_use_poll=True,
+                       ident="IOC", **size)
     except KeyboardInterrupt:
         log.info("stopping")
     finally:
