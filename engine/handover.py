@@ -15,8 +15,9 @@ An export folder holds, as open formats:
 
 An import checks the manifest and every file's SHA-256 first, then loads the rows into an instance that holds only
 what ``ioc db upgrade`` seeds, keeping every primary key, in one transaction; PostgreSQL's sequences are moved past
-the keys. The pure parts (which tables, in which order, a row to a line and back, the manifest) sit apart from the
-I/O (`export`, `import_`).
+the keys. On PostgreSQL both go faster by the same rules: the server makes each line (``COPY (SELECT …) TO``), the
+rows go in by ``COPY … FROM``, and the plain indexes are built after the load. The pure parts (which tables, in
+which order, a row to a line and back, the manifest) sit apart from the I/O (`export`, `import_`).
 """
 
 from __future__ import annotations
@@ -41,13 +42,12 @@ from sqlalchemy.orm import Session
 from engine import audit, db, migrate, models  # noqa: F401 - models registers the tables
 from engine.config import SECRET_KEY_FILE, settings
 from engine.errors import N_, Conflict, Invalid
-from engine.notify.webpush import VAPID_KEY_FILENAME
 from engine.security import hash_password
 
 FORMAT, FORMAT_VERSION, MANIFEST = "ioc-handover", 1, "manifest.json"
+VAPID_KEY_FILENAME = "vapid_private.pem"  # engine.notify.webpush's (not imported: it loads an HTTP client)
 BATCH = 1000  # rows per fetch and per INSERT
 CHUNK = 1 << 20  # bytes per read when copying and hashing files
-PROGRESS_ROWS = 100_000  # a long table says how far it is every so many rows
 # Never exported: a session's id hash would let whoever reads the export use the session.
 LEFT_OUT = {"users": ("password_hash",), "user_sessions": ("sid_hash",)}
 # What `ioc db upgrade` writes (engine.org.seed_organisation, engine.indicators.seed_indicators,
@@ -56,10 +56,15 @@ LEFT_OUT = {"users": ("password_hash",), "user_sessions": ("sid_hash",)}
 SEEDED = frozenset({"units", "departments", "roles", "indicators", "process_definitions", "decision_definitions",
                     "audit_log"})
 SEED_ACTIONS = ("organisation.seeded", "process.deployed", "decision.deployed")
-Progress = Callable[[str], None]
+Progress = Callable[[str], None]  # a line: a table or folder done, a warning
+Meter = Callable[[str, int, int, str], None]  # what, done, total (known up front), unit ("rows" or "bytes")
 
 
 def _quiet(_line: str) -> None:
+    pass
+
+
+def _still(_what: str, _done: int, _total: int, _unit: str) -> None:
     pass
 
 
@@ -148,6 +153,13 @@ class RowEncoder:
             return json.dumps(_finite(obj), ensure_ascii=False, separators=(",", ":"))
 
 
+def _not_finite(token: str) -> None:
+    raise ValueError(f"{token} is not a number JSON has (an export writes null)")
+
+
+_LOAD_LINE = json.JSONDecoder(parse_constant=_not_finite).decode
+
+
 class RowDecoder:
     """A line of an export's table file back to the values of a row; the columns left out get ``fill``."""
 
@@ -165,8 +177,8 @@ class RowDecoder:
 
     def __call__(self, line: str, number: int) -> dict[str, Any]:
         try:
-            row = json.loads(line)
-            if not isinstance(row, dict) or set(row) != self.columns:
+            row = _LOAD_LINE(line)
+            if not isinstance(row, dict) or row.keys() != self.columns:
                 raise ValueError("not an object with the table's columns")
             for name, dec in self._decode:
                 if row.get(name) is not None:
@@ -310,13 +322,17 @@ def _snapshot(engine: Engine) -> Iterator[Connection]:
         if conn.dialect.name == "postgresql":
             conn.execution_options(isolation_level="REPEATABLE READ", postgresql_readonly=True)
         with conn.begin():
+            if conn.dialect.name == "postgresql":
+                conn.exec_driver_sql("SET LOCAL TimeZone = 'UTC'")  # the server writes times in UTC (_pg_line)
             yield conn
 
 
 def export(out_dir: Path, source: Instance | None = None, *, with_password_hashes: bool = False,
-           with_secrets_key: bool = False, actor: str = "cli", progress: Progress = _quiet) -> dict[str, Any]:
+           with_secrets_key: bool = False, actor: str = "cli", progress: Progress = _quiet,
+           meter: Meter = _still) -> dict[str, Any]:
     """Write everything ``source`` (the configured instance by default) holds into ``out_dir``; returns the
-    manifest. An export stopped half-way is gone on from where it stopped."""
+    manifest. An export stopped half-way is gone on from where it stopped. ``progress`` gets a line per table and
+    folder, ``meter`` how far the current one is."""
     source = source or Instance.configured()
     previous = read_manifest(out_dir) if out_dir.is_dir() else None
     if previous is None and out_dir.is_dir() and any(out_dir.iterdir()):
@@ -335,10 +351,11 @@ def export(out_dir: Path, source: Instance | None = None, *, with_password_hashe
         done = {t["name"]: t for t in (previous or {}).get("tables", [])}
         for table in tables():
             manifest["tables"].append(_export_table(conn, table, out_dir, done.get(table.name),
-                                                    with_password_hashes, progress))
+                                                    with_password_hashes, progress, meter))
             _write_json(out_dir / MANIFEST, manifest)
         manifest["missing_files"] = _missing_attachments(conn, source)
-    _export_files(source, out_dir, manifest, {f["path"]: f for f in (previous or {}).get("files", [])}, progress)
+    _export_files(source, out_dir, manifest, {f["path"]: f for f in (previous or {}).get("files", [])}, progress,
+                  meter)
     if with_secrets_key:
         _export_secrets(source, out_dir, manifest)
     manifest["complete"] = True
@@ -351,34 +368,51 @@ def export(out_dir: Path, source: Instance | None = None, *, with_password_hashe
 
 
 def _export_table(conn: Connection, table: sa.Table, out_dir: Path, done: dict[str, Any] | None,
-                  with_password_hashes: bool, progress: Progress) -> dict[str, Any]:
+                  with_password_hashes: bool, progress: Progress, meter: Meter, *, fast: bool = True
+                  ) -> dict[str, Any]:
     rel = f"tables/{table.name}.jsonl"
     path = out_dir / rel
+    total = conn.scalar(sa.select(sa.func.count()).select_from(table)) or 0
     if done is not None and path.is_file() and sha256_of(path) == (done["bytes"], done["sha256"]) and \
-            conn.scalar(sa.select(sa.func.count()).select_from(table)) == done["rows"]:
+            total == done["rows"]:
         progress(f"{table.name}: {done['rows']} rows, written before")
         return done
-    encode = RowEncoder(table, with_password_hashes=with_password_hashes)
+    meter(table.name, 0, total, "rows")
+    columns = exported_columns(table, with_password_hashes=with_password_hashes)
     digest, size, rows = hashlib.sha256(), 0, 0
     tmp = path.with_name(path.name + ".part")
-    stmt = sa.select(table).order_by(*table.primary_key.columns).execution_options(yield_per=BATCH)
     with tmp.open("wb") as out:
-        for part in conn.execute(stmt).partitions():
-            block = "".join([encode(row) + "\n" for row in part]).encode("utf-8")
+        server_made = _pg_lines(conn, table, columns) if fast and conn.dialect.name == "postgresql" else None
+        blocks, nonfinite = server_made or _python_lines(conn, table, with_password_hashes)
+        for block, n in blocks:
             out.write(block)
             digest.update(block)
-            size, rows = size + len(block), rows + len(part)
-            if rows % PROGRESS_ROWS < len(part) and rows >= PROGRESS_ROWS:
-                progress(f"{table.name}: {rows} rows…")
+            size, rows = size + len(block), rows + n
+            meter(table.name, rows, max(total, rows), "rows")
         out.flush()
         os.fsync(out.fileno())
     tmp.replace(path)
     entry: dict[str, Any] = {"name": table.name, "file": rel, "rows": rows, "bytes": size,
-                             "sha256": digest.hexdigest(), "columns": encode.columns}
-    if encode.nonfinite:
-        entry["nonfinite_as_null"] = encode.nonfinite
+                             "sha256": digest.hexdigest(), "columns": columns}
+    if nonfinite():
+        entry["nonfinite_as_null"] = nonfinite()
     progress(f"{table.name}: {rows} rows, {size} bytes")
     return entry
+
+
+Lines = Iterator[tuple[bytes, int]]  # blocks of a table file, each with its number of lines
+
+
+def _python_lines(conn: Connection, table: sa.Table, with_password_hashes: bool) -> tuple[Lines, Callable[[], int]]:
+    """The plain path (any database): rows read in batches, each written by `RowEncoder`."""
+    encode = RowEncoder(table, with_password_hashes=with_password_hashes)
+    stmt = sa.select(table).order_by(*table.primary_key.columns).execution_options(yield_per=BATCH)
+
+    def blocks() -> Lines:
+        for part in conn.execute(stmt).partitions():
+            yield "".join([encode(row) + "\n" for row in part]).encode("utf-8"), len(part)
+
+    return blocks(), lambda: encode.nonfinite
 
 
 def _missing_attachments(conn: Connection, source: Instance) -> list[str]:
@@ -388,9 +422,11 @@ def _missing_attachments(conn: Connection, source: Instance) -> list[str]:
 
 
 def _export_files(source: Instance, out_dir: Path, manifest: dict[str, Any], done: dict[str, dict[str, Any]],
-                  progress: Progress) -> None:
+                  progress: Progress, meter: Meter) -> None:
     for name, folder in source.folders().items():
         count = size = 0
+        total = sum(p.stat().st_size for p in _files_under(folder))  # a first walk: how much there is
+        meter(f"files/{name}", 0, total, "bytes")
         for src in _files_under(folder):
             rel = f"files/{name}/{src.relative_to(folder).as_posix()}"
             dst, before = out_dir / rel, done.get(rel)
@@ -402,6 +438,7 @@ def _export_files(source: Instance, out_dir: Path, manifest: dict[str, Any], don
                 entry = {"path": rel, "bytes": n, "sha256": digest}
             manifest["files"].append(entry)
             count, size = count + 1, size + entry["bytes"]
+            meter(f"files/{name}", size, max(total, size), "bytes")
             if count % 500 == 0:
                 _write_json(out_dir / MANIFEST, manifest)
         progress(f"files/{name}: {count} files, {size} bytes")
@@ -427,20 +464,136 @@ def _export_secrets(source: Instance, out_dir: Path, manifest: dict[str, Any]) -
         manifest["secrets"].append({"path": f"secrets/{path.name}", "bytes": size, "sha256": digest})
 
 
+# -- PostgreSQL: the same lines made by the server, the same rows loaded by COPY ---------------------------------------
+# What makes a handover of a million events fit its goal (docs/benchmarks.md, "Handover");
+# tests/test_handover_formats.py holds these paths to the plain paths' lines and rows.
+
+_PG_TIME = 'YYYY-MM-DD"T"HH24:MI:SS.US"+00:00"'  # datetime.isoformat(timespec="microseconds") of a UTC time
+# CSV with a delimiter and a quote that JSON text never holds raw: each line comes out exactly as the server made it.
+_PG_COPY_OUT = "COPY ({}) TO STDOUT (FORMAT csv, DELIMITER E'\\x02', QUOTE E'\\x01')"
+_NONFINITE = ("NaN", "Infinity", "-Infinity")
+
+
+def _pg_value(column: sa.Column[Any]) -> sa.ColumnElement[Any] | None:
+    """SQL for ``column``'s value as JSON text, as `RowEncoder` writes it (None: a type this does not know)."""
+    kind, text = _python_type(column), sa.cast(column, sa.Text)
+    if isinstance(column.type, sa.JSON):
+        # json keeps its input's layout: a line break between two tokens (never inside a string) would end the line
+        value: sa.ColumnElement[Any] = sa.func.translate(text, "\n\r", "  ")
+    elif kind is datetime:
+        value = sa.literal('"', sa.Text) + sa.func.to_char(column, _PG_TIME) + sa.literal('"', sa.Text)
+    elif kind is date:
+        value = sa.literal('"', sa.Text) + sa.func.to_char(column, "YYYY-MM-DD") + sa.literal('"', sa.Text)
+    elif kind is bytes:
+        value = sa.literal('"', sa.Text) + sa.func.translate(sa.func.encode(column, "base64"), "\n", "") + \
+            sa.literal('"', sa.Text)
+    elif kind is float:
+        value = sa.case((text.in_(_NONFINITE), "null"), else_=text)
+    elif kind in (int, bool, str):
+        value = sa.cast(sa.func.to_json(column), sa.Text)
+    else:
+        return None
+    return sa.func.coalesce(value, "null")
+
+
+def _pg_line(table: sa.Table, columns: list[str]) -> sa.ColumnElement[Any] | None:
+    """One row's line, made by PostgreSQL (None when a column's type has no such SQL: the plain path then)."""
+    parts: list[sa.ColumnElement[Any]] = []
+    for i, name in enumerate(columns):
+        value = _pg_value(table.c[name])
+        if value is None:
+            return None
+        parts += [sa.literal(("{" if i == 0 else ",") + json.dumps(name) + ":", sa.Text), value]
+    line = parts[0]
+    for part in [*parts[1:], sa.literal("}", sa.Text)]:
+        line = line + part
+    return line
+
+
+def _pg_lines(conn: Connection, table: sa.Table, columns: list[str]) -> tuple[Lines, Callable[[], int]] | None:
+    line = _pg_line(table, columns)
+    if line is None:
+        return None
+    query = sa.select(line).select_from(table).order_by(*table.primary_key.columns)
+    sql = _PG_COPY_OUT.format(query.compile(dialect=conn.dialect, compile_kwargs={"literal_binds": True}))
+    floats = [sa.cast(c, sa.Text).in_(_NONFINITE) for c in table.columns
+              if c.name in columns and _python_type(c) is float]
+    nonfinite = conn.scalar(sa.select(sa.func.count()).select_from(table).where(sa.or_(*floats))) if floats else 0
+
+    def blocks() -> Lines:
+        cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+        with cursor.copy(sql) as copy:
+            pending: list[bytes] = []
+            for row in copy:  # libpq hands one row at a time: gathered into blocks of BATCH rows
+                pending.append(bytes(row))
+                if len(pending) >= BATCH:
+                    yield b"".join(pending), len(pending)
+                    pending.clear()
+            if pending:
+                yield b"".join(pending), len(pending)
+
+    return blocks(), lambda: nonfinite or 0
+
+
+def _pg_copy_in(conn: Connection, table: sa.Table, rows: Iterator[dict[str, Any]]) -> None:
+    """The rows into ``table`` by one COPY; JSON as its text (None is SQL NULL where the column may be NULL)."""
+    import psycopg  # the PostgreSQL driver: there when this runs
+
+    quote = conn.dialect.identifier_preparer.quote
+    names = [c.name for c in table.columns]
+    as_json = [(i, c.nullable) for i, c in enumerate(table.columns) if isinstance(c.type, sa.JSON)]
+    sql = f"COPY {quote(table.name)} ({', '.join(quote(name) for name in names)}) FROM STDIN"
+    cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+    try:
+        with cursor.copy(sql) as copy:
+            for row in rows:
+                values = [row[name] for name in names]
+                for i, nullable in as_json:
+                    if values[i] is not None or not nullable:
+                        values[i] = _JSON_TEXT(values[i])
+                copy.write_row(values)
+    except psycopg.Error as exc:
+        raise _Refused.because(exc) from None
+
+
+@contextmanager
+def _indexes_set_aside(conn: Connection, progress: Progress) -> Iterator[None]:
+    """PostgreSQL: the plain indexes dropped while the rows go in, and built again after (as pg_restore does: one
+    sort each instead of an update per row), in the import's transaction. Those of keys and constraints stay."""
+    if conn.dialect.name != "postgresql":
+        yield
+        return
+    found = conn.execute(sa.text(
+        "SELECT quote_ident(c.relname), pg_get_indexdef(i.indexrelid) FROM pg_index i "
+        "JOIN pg_class c ON c.oid = i.indexrelid JOIN pg_class t ON t.oid = i.indrelid "
+        "WHERE t.relnamespace = current_schema()::regnamespace AND t.relname = ANY(:tables) "
+        "AND NOT EXISTS (SELECT 1 FROM pg_constraint k WHERE k.conindid = i.indexrelid) ORDER BY 1"),
+        {"tables": [t.name for t in tables()]}).all()
+    for name, _definition in found:
+        conn.exec_driver_sql(f"DROP INDEX {name}")
+    yield
+    for _name, definition in found:
+        conn.exec_driver_sql(definition)
+    progress(f"{len(found)} indexes built")
+
+
+_JSON_TEXT = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode
+
+
 # -- import ----------------------------------------------------------------------------------------------------------
 
 
 def import_(in_dir: Path, target: Instance | None = None, *, actor: str = "cli",
-            progress: Progress = _quiet) -> dict[str, Any]:
+            progress: Progress = _quiet, meter: Meter = _still) -> dict[str, Any]:
     """Load a complete export into ``target`` (the configured instance by default), a fresh instance; returns the
-    manifest. Nothing is changed unless everything checks."""
+    manifest. Nothing is changed unless everything checks. ``progress`` and ``meter`` as for `export`."""
     target = target or Instance.configured()
     manifest = read_manifest(in_dir)
     if manifest is None:
         raise Invalid(N_("%(dir)s holds no manifest.json: it is not an IOC export"), dir=str(in_dir))
     check_manifest(manifest, migrate.head())
     install_key = _secret_key_plan(manifest, in_dir, target, progress)
-    _verify(in_dir, manifest, progress)
+    _verify(in_dir, manifest, progress, meter)
     target.data_dir.mkdir(parents=True, exist_ok=True)
     engine = db.get_engine(target.database_url)
     migrate.upgrade(engine=engine)
@@ -452,11 +605,12 @@ def import_(in_dir: Path, target: Instance | None = None, *, actor: str = "cli",
             conn.execute(table.delete())
         fill = fillers(db.utcnow())
         order = [t.name for t in tables()]
-        for entry in sorted(manifest["tables"], key=lambda t: order.index(t["name"])):
-            _load_table(conn, db.Base.metadata.tables[entry["name"]], in_dir, entry, fill.get(entry["name"], {}),
-                        progress)
+        with _indexes_set_aside(conn, progress):
+            for entry in sorted(manifest["tables"], key=lambda t: order.index(t["name"])):
+                _load_table(conn, db.Base.metadata.tables[entry["name"]], in_dir, entry, fill.get(entry["name"], {}),
+                            progress, meter)
         _reset_sequences(conn)
-        _import_files(in_dir, manifest, target, progress)
+        _import_files(in_dir, manifest, target, progress, meter)
         audit.record(session, actor, "handover.imported", "instance", "all", exported_at=manifest["exported_at"],
                      rows=sum(t["rows"] for t in manifest["tables"]), files=len(manifest["files"]))
     if manifest["secrets"]:
@@ -482,8 +636,10 @@ def _secret_key_plan(manifest: dict[str, Any], in_dir: Path, target: Instance, p
     return True
 
 
-def _verify(in_dir: Path, manifest: dict[str, Any], progress: Progress) -> None:
+def _verify(in_dir: Path, manifest: dict[str, Any], progress: Progress, meter: Meter) -> None:
     entries = [*manifest["tables"], *manifest["files"], *manifest["secrets"]]
+    total, checked = sum(e["bytes"] for e in entries if isinstance(e.get("bytes"), int)), 0
+    meter("checking the export", 0, total, "bytes")
     for entry in entries:
         rel = entry.get("file") or entry["path"]
         path = in_dir / safe_path(rel)
@@ -492,6 +648,8 @@ def _verify(in_dir: Path, manifest: dict[str, Any], progress: Progress) -> None:
         if sha256_of(path) != (entry.get("bytes"), entry.get("sha256")):
             raise Invalid(N_("%(path)s does not match the manifest (size or SHA-256): the export was altered or "
                              "damaged"), path=rel)
+        checked += entry["bytes"]
+        meter("checking the export", checked, total, "bytes")
     progress(f"{len(entries)} files match the manifest")
 
 
@@ -515,44 +673,65 @@ def _insertable(table: sa.Table) -> sa.TableClause:
 
 
 def _load_table(conn: Connection, table: sa.Table, in_dir: Path, entry: dict[str, Any],
-                fill: dict[str, Callable[[dict[str, Any]], None]], progress: Progress) -> None:
+                fill: dict[str, Callable[[dict[str, Any]], None]], progress: Progress, meter: Meter, *,
+                fast: bool = True) -> None:
     decode = RowDecoder(table, entry["columns"], fill)
-    insert = _insertable(table).insert()
     (pk, *more) = table.primary_key.columns
     # A row referring to a row of its own table further on (a unit's parent) gets the reference once that is in.
     self_refs = [fk.parent.name for fk in table.foreign_keys if fk.column.table is table] if not more else []
     later: list[tuple[Any, str, Any]] = []
-    batch: list[dict[str, Any]] = []
-    rows = 0
+    rows, total = 0, entry["rows"]
+    meter(table.name, 0, total, "rows")
 
-    def flush(line: int) -> None:
-        try:
-            conn.execute(insert, batch)
-        except sa.exc.DBAPIError as exc:
-            reason = str(exc.orig).strip().splitlines()[0] if exc.orig else "refused"
-            raise Invalid(N_("%(table)s, rows up to line %(line)s: the database refused them: %(reason)s"),
-                          table=table.name, line=line, reason=reason) from None
-        batch.clear()
+    def decoded() -> Iterator[dict[str, Any]]:
+        nonlocal rows
+        with (in_dir / entry["file"]).open(encoding="utf-8") as lines:
+            for rows, line in enumerate(lines, 1):  # noqa: B007 - rows: how far it is, for a refusal's message
+                row = decode(line, rows)
+                for name in self_refs:
+                    if row[name] is not None and row[name] >= row[pk.name]:
+                        later.append((row[pk.name], name, row[name]))
+                        row[name] = None
+                yield row
+                if rows % BATCH == 0:
+                    meter(table.name, rows, max(total, rows), "rows")
 
-    with (in_dir / entry["file"]).open(encoding="utf-8") as lines:
-        for number, line in enumerate(lines, 1):
-            row = decode(line, number)
-            for name in self_refs:
-                if row[name] is not None and row[name] >= row[pk.name]:
-                    later.append((row[pk.name], name, row[name]))
-                    row[name] = None
-            batch.append(row)
-            rows += 1
-            if len(batch) >= BATCH:
-                flush(number)
-        if batch:
-            flush(rows)
+    try:
+        (_pg_copy_in if fast and conn.dialect.name == "postgresql" else _insert_in)(conn, table, decoded())
+    except _Refused as exc:
+        raise Invalid(N_("%(table)s, rows up to line %(line)s: the database refused them: %(reason)s"),
+                      table=table.name, line=rows, reason=str(exc)) from None
+    meter(table.name, rows, max(total, rows), "rows")
     for key, name, ref in later:
         conn.execute(table.update().where(pk == key).values({name: ref}))
     if rows != entry["rows"]:
         raise Invalid(N_("%(table)s: %(rows)s rows, the manifest says %(expected)s"), table=table.name, rows=rows,
                       expected=entry["rows"])
     progress(f"{table.name}: {rows} rows")
+
+
+def _insert_in(conn: Connection, table: sa.Table, rows: Iterator[dict[str, Any]]) -> None:
+    """The plain path (any database): INSERTs of BATCH rows."""
+    insert = _insertable(table).insert()
+    batch: list[dict[str, Any]] = []
+    try:
+        for row in rows:
+            batch.append(row)
+            if len(batch) >= BATCH:
+                conn.execute(insert, batch)
+                batch.clear()
+        if batch:
+            conn.execute(insert, batch)
+    except sa.exc.DBAPIError as exc:
+        raise _Refused.because(exc.orig or exc) from None
+
+
+class _Refused(Exception):
+    """The database refused rows (a constraint, a value of the wrong type): the reason, in its first line."""
+
+    @classmethod
+    def because(cls, exc: BaseException) -> _Refused:
+        return cls((str(exc).strip().splitlines() or ["refused"])[0])
 
 
 def _reset_sequences(conn: Connection) -> None:
@@ -569,9 +748,12 @@ def _reset_sequences(conn: Connection) -> None:
             conn.execute(sa.select(sa.func.setval(sequence, highest + 1, False)))
 
 
-def _import_files(in_dir: Path, manifest: dict[str, Any], target: Instance, progress: Progress) -> None:
+def _import_files(in_dir: Path, manifest: dict[str, Any], target: Instance, progress: Progress,
+                  meter: Meter) -> None:
     folders = target.folders()
     counts: dict[str, int] = {}
+    total, copied = sum(e["bytes"] for e in manifest["files"]), 0
+    meter("files", 0, total, "bytes")
     for entry in manifest["files"]:
         top, name, *rest = safe_path(entry["path"]).parts
         if top != "files" or name not in folders or not rest:
@@ -579,6 +761,8 @@ def _import_files(in_dir: Path, manifest: dict[str, Any], target: Instance, prog
         if _copy(in_dir / entry["path"], folders[name].joinpath(*rest)) != (entry["bytes"], entry["sha256"]):
             raise Invalid(N_("%(path)s changed while it was imported"), path=entry["path"])
         counts[name] = counts.get(name, 0) + 1
+        copied += entry["bytes"]
+        meter("files", copied, total, "bytes")
     for name, folder in folders.items():
         progress(f"files/{name}: {counts.get(name, 0)} files into {folder}")
 

@@ -195,16 +195,13 @@ def _cmd_audit_verify(_args: argparse.Namespace) -> int:
     return 0 if report.ok else 1
 
 
-def _progress(line: str) -> None:
-    print(line, file=sys.stderr, flush=True)
-
-
 def _cmd_export(args: argparse.Namespace) -> int:
     from engine import handover
+    from web import progress
 
-    folder = Path(args.dir)
+    folder, shown = Path(args.dir), progress.for_stream()  # a bar on a terminal, plain lines otherwise (stderr)
     manifest = handover.export(folder, with_password_hashes=args.with_password_hashes,
-                               with_secrets_key=args.with_secrets_key, progress=_progress)
+                               with_secrets_key=args.with_secrets_key, progress=shown.line, meter=shown.step)
     _size, digest = handover.sha256_of(folder / handover.MANIFEST)
     print(f"exported {sum(t['rows'] for t in manifest['tables'])} rows of {len(manifest['tables'])} tables and "
           f"{len(manifest['files'])} files to {folder} (schema {manifest['schema_revision']}); manifest.json SHA-256 "
@@ -214,9 +211,10 @@ def _cmd_export(args: argparse.Namespace) -> int:
 
 def _cmd_import(args: argparse.Namespace) -> int:
     from engine import handover
+    from web import progress
 
-    folder = Path(args.dir)
-    manifest = handover.import_(folder, progress=_progress)
+    folder, shown = Path(args.dir), progress.for_stream()
+    manifest = handover.import_(folder, progress=shown.line, meter=shown.step)
     print(f"imported {sum(t['rows'] for t in manifest['tables'])} rows of {len(manifest['tables'])} tables and "
           f"{len(manifest['files'])} files from {folder} (exported {manifest['exported_at']})")
     return 0
